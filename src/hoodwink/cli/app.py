@@ -1,0 +1,104 @@
+"""The Typer application and the rules every command shares.
+
+Commands live in their own modules (``predict.py``, ``trick.py``, ...) and
+register themselves on :data:`app`. A :class:`~hoodwink.HoodwinkError` (bad
+input) becomes one line on stderr and exit code 1; usage errors exit 2; a
+traceback only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+from typer.core import TyperGroup
+
+from hoodwink.errors import HoodwinkError
+
+#: Tables and pictures go to stdout; progress, notes and errors go to stderr.
+console = Console()
+err_console = Console(stderr=True)
+
+
+class _HoodwinkGroup(TyperGroup):
+    """Turn domain errors into one clear line and exit code 1."""
+
+    def invoke(self, ctx: Any) -> Any:
+        debug = bool(ctx.params.get("debug"))
+        try:
+            return super().invoke(ctx)
+        except HoodwinkError as exc:
+            if debug:
+                raise
+            fail(str(exc))
+        except KeyboardInterrupt:
+            fail("interrupted", code=130)
+        except (typer.Exit, typer.Abort, SystemExit):
+            raise
+        except Exception as exc:  # a bug: still one line, the traceback with --debug
+            if debug or type(exc).__module__.startswith(("click", "typer")):
+                raise
+            fail(f"unexpected {type(exc).__name__}: {exc} (rerun with --debug for the traceback)")
+
+
+def fail(message: str, code: int = 1) -> None:
+    """Print one line on stderr and exit with ``code``."""
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+app = typer.Typer(
+    cls=_HoodwinkGroup,
+    name="hoodwink",
+    help="Trick an image classifier, show the trick in pictures, and explain why it worked.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from hoodwink import __version__
+
+        typer.echo(f"hoodwink {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        Optional[bool],
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    ] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks instead of one-line errors.")] = False,
+) -> None:
+    """hoodwink: download a real classifier, ask it "is this a cat?", trick it, see why."""
+
+
+ModelOption = Annotated[
+    str,
+    typer.Option("--model", "-m", help="Registered model name, timm:NAME, or a .safetensors file."),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout and nothing else.")]
+DeviceOption = Annotated[
+    Optional[str], typer.Option("--device", help="cpu or cuda (default: cuda when available).")
+]
+
+
+def print_json(document: Any) -> None:
+    """Write exactly one JSON document to stdout."""
+    sys.stdout.write(json.dumps(document, indent=2) + "\n")
+    sys.stdout.flush()
+
+
+def load_cli_model(name: str, device: str | None = None, weights: str | None = None) -> Any:
+    """Load a model for a command, with a status line on stderr while it loads."""
+    from hoodwink.models import load_model
+
+    return load_model(name, weights=weights, device=device)

@@ -1,0 +1,95 @@
+"""Ask the network: "is this a cat?"
+
+Example:
+    >>> model = load_model()                                  # doctest: +SKIP
+    >>> predict(model, "chelsea", top=2)[0].predictions       # doctest: +SKIP
+    (Prediction(index=282, name='tiger cat', probability=0.39...),
+     Prediction(index=285, name='Egyptian cat', probability=0.35...))
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import torch
+
+from hoodwink.errors import ParameterError
+from hoodwink.images import ImageSource, NamedImage, load_images
+from hoodwink.models.classifier import Classifier
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One class and its probability."""
+
+    index: int
+    name: str
+    probability: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"index": self.index, "name": self.name, "probability": self.probability}
+
+
+@dataclass(frozen=True)
+class ImagePredictions:
+    """The top classes for one image, best first."""
+
+    image: str
+    predictions: tuple[Prediction, ...]
+
+    @property
+    def top1(self) -> Prediction:
+        return self.predictions[0]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"image": self.image, "predictions": [p.to_dict() for p in self.predictions]}
+
+
+def top_predictions(model: Classifier, probabilities: torch.Tensor, top: int) -> list[tuple[Prediction, ...]]:
+    """Top-``top`` predictions for each row of a (N, classes) probability tensor."""
+    values, indices = probabilities.detach().float().cpu().topk(min(top, probabilities.shape[-1]), dim=-1)
+    return [
+        tuple(Prediction(int(i), model.labels.name(int(i)), float(v)) for v, i in zip(vs, ids))
+        for vs, ids in zip(values, indices)
+    ]
+
+
+@torch.no_grad()
+def probabilities(model: Classifier, images: torch.Tensor | Sequence[torch.Tensor],
+                  batch_size: int = 32) -> torch.Tensor:
+    """Softmax probabilities (N, classes) for images of any sizes, in batches."""
+    if isinstance(images, torch.Tensor) and images.dim() == 3:
+        images = images.unsqueeze(0)
+    prepared = [model.prepare(img.to(model.device)) for img in images]
+    out = []
+    for start in range(0, len(prepared), batch_size):
+        batch = torch.cat(prepared[start : start + batch_size])
+        out.append(model(batch).float().softmax(-1).cpu())
+    return torch.cat(out) if out else torch.empty(0, model.num_classes)
+
+
+def predict(
+    model: Classifier,
+    images: ImageSource | Sequence[ImageSource] | Sequence[NamedImage],
+    *,
+    top: int = 5,
+    batch_size: int = 32,
+) -> list[ImagePredictions]:
+    """Top-``top`` classes for each image (paths, URLs, arrays, tensors, samples).
+
+    A directory stands for every image in it. Images are resized and cropped
+    as the model expects, then run in batches of ``batch_size``.
+    """
+    if top < 1:
+        raise ParameterError(f"top must be at least 1, not {top}")
+    if batch_size < 1:
+        raise ParameterError(f"batch_size must be at least 1, not {batch_size}")
+    if isinstance(images, Sequence) and not isinstance(images, (str, bytes)) and images \
+            and all(isinstance(i, NamedImage) for i in images):
+        named = list(images)  # type: ignore[arg-type]
+    else:
+        named = load_images(images)  # type: ignore[arg-type]
+    probs = probabilities(model, [n.pixels for n in named], batch_size=batch_size)
+    return [ImagePredictions(n.name, preds)
+            for n, preds in zip(named, top_predictions(model, probs, top))]
