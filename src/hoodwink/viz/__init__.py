@@ -1,0 +1,1 @@
+"""Figures (matplotlib): one module per picture, imported lazily by the commands."""
