@@ -208,6 +208,8 @@ def _decode_file(path: Path, max_pixels: int) -> torch.Tensor:
             return _decode(im, str(path), max_pixels)
     except UnidentifiedImageError as exc:
         raise ImageError(f"{path}: not an image (or a format Pillow cannot read)") from exc
+    except Image.DecompressionBombError as exc:
+        raise ImageError(f"{path}: refused as a decompression bomb ({exc})") from exc
     except PermissionError as exc:
         raise ImageError(f"{path}: permission denied") from exc
 
@@ -220,6 +222,8 @@ def _decode_bytes(data: bytes, name: str, max_pixels: int) -> torch.Tensor:
             return _decode(im, name, max_pixels)
     except UnidentifiedImageError as exc:
         raise ImageError(f"{name}: not an image (or a format Pillow cannot read)") from exc
+    except Image.DecompressionBombError as exc:
+        raise ImageError(f"{name}: refused as a decompression bomb ({exc})") from exc
 
 
 def _decode(im: Image.Image, name: str, max_pixels: int) -> torch.Tensor:
