@@ -82,9 +82,9 @@ def main() -> None:
     lines = [
         "# Accuracy and cold start",
         "",
-        f"{datetime.date.today()}, {platform.machine()}, {torch.get_num_threads()} threads, "
-        f"torch {torch.__version__}, Python {platform.python_version()}. "
-        f"Command: `python benchmarks/accuracy.py`.",
+        (f"{datetime.date.today()}, {platform.machine()}, {torch.get_num_threads()} threads, "
+         f"torch {torch.__version__}, Python {platform.python_version()}. "
+         "Command: `python benchmarks/accuracy.py`."),
         "",
         "| model | images | top-1 | top-5 | seconds per image (batch 16) |",
         "|---|---:|---:|---:|---:|",
@@ -97,7 +97,7 @@ def main() -> None:
     predict_s, torch_s = cold_start(args.repeats)
     lines += [
         "",
-        "| cold start (median of %d fresh processes) | seconds | ratio to `import torch` |" % args.repeats,
+        f"| cold start (median of {args.repeats} fresh processes) | seconds | ratio to `import torch` |",
         "|---|---:|---:|",
         f"| `python -c \"import torch\"` | {torch_s:.2f} | 1.00 |",
         f"| `hoodwink predict PHOTO --json` | {predict_s:.2f} | {predict_s / torch_s:.2f} |",

@@ -18,9 +18,10 @@ import os
 import urllib.error
 import urllib.request
 import warnings
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence, Union
+from typing import Any, Union
 
 import numpy as np
 import torch
@@ -41,7 +42,7 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".we
 SAMPLES = ("astronaut", "chelsea", "coffee", "rocket", "camera", "cat", "coins", "moon")
 SYNTHETIC = ("black", "white", "gray", "noise")
 
-ImageSource = Union[str, os.PathLike, bytes, np.ndarray, Image.Image, torch.Tensor]
+ImageSource = Union[str, "os.PathLike[str]", bytes, np.ndarray, Image.Image, torch.Tensor]
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,9 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 
@@ -85,11 +86,13 @@ def predict(
         raise ParameterError(f"top must be at least 1, not {top}")
     if batch_size < 1:
         raise ParameterError(f"batch_size must be at least 1, not {batch_size}")
-    if isinstance(images, Sequence) and not isinstance(images, (str, bytes)) and images \
-            and all(isinstance(i, NamedImage) for i in images):
-        named = list(images)  # type: ignore[arg-type]
-    else:
-        named = load_images(images)  # type: ignore[arg-type]
+    named = _as_named(images)
     probs = probabilities(model, [n.pixels for n in named], batch_size=batch_size)
     return [ImagePredictions(n.name, preds)
             for n, preds in zip(named, top_predictions(model, probs, top))]
+
+
+def _as_named(images: ImageSource | Sequence[ImageSource] | Sequence[NamedImage]) -> list[NamedImage]:
+    if isinstance(images, (list, tuple)) and images and all(isinstance(i, NamedImage) for i in images):
+        return [i for i in images if isinstance(i, NamedImage)]
+    return load_images(images)  # type: ignore[arg-type]

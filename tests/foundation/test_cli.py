@@ -73,8 +73,8 @@ def test_usage_errors_exit_2(args: list[str]) -> None:
 
 def test_entry_point_has_no_traceback_unless_debug() -> None:
     command = [sys.executable, "-c", "from hoodwink.cli import main; main()", "predict", "nope.png"]
-    quiet = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    quiet = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
     assert quiet.returncode == 1 and "Traceback" not in quiet.stderr
-    assert quiet.stderr.strip() .startswith("error: nope.png")
-    loud = subprocess.run(command + ["--debug"], capture_output=True, text=True, timeout=120)
+    assert quiet.stderr.strip().startswith("error: nope.png")
+    loud = subprocess.run(command + ["--debug"], capture_output=True, text=True, timeout=120, check=False)
     assert loud.returncode == 1 and "Traceback" in loud.stderr and "ImageError" in loud.stderr

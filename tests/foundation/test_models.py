@@ -11,7 +11,6 @@ import torch
 from torch import nn
 
 from hoodwink.errors import ModelError
-from hoodwink.models import registry
 from hoodwink.models import (
     Classifier,
     Labels,
@@ -20,6 +19,7 @@ from hoodwink.models import (
     load_state_dict,
     model_info,
     register_model,
+    registry,
     save_model,
     wrap,
 )

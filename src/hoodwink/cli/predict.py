@@ -2,24 +2,32 @@
 
 from __future__ import annotations
 
-from typing import Annotated, List, Optional
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from hoodwink.cli.app import DeviceOption, JsonOption, ModelOption, app, console, load_cli_model, print_json
+from hoodwink.cli.app import (
+    DeviceOption,
+    JsonOption,
+    ModelOption,
+    app,
+    console,
+    load_cli_model,
+    print_json,
+)
 from hoodwink.models import DEFAULT_MODEL
 
 
 @app.command()
 def predict(
     images: Annotated[
-        List[str],
+        list[str],
         typer.Argument(help="Image files, directories, http(s) URLs, or samples (chelsea, coffee, rocket, astronaut)."),
     ],
     model: ModelOption = DEFAULT_MODEL,
     top: Annotated[int, typer.Option("--top", "-k", min=1, help="How many classes to show.")] = 5,
-    weights: Annotated[Optional[str], typer.Option(help="Weights file for --model's architecture.")] = None,
+    weights: Annotated[str | None, typer.Option(help="Weights file for --model's architecture.")] = None,
     device: DeviceOption = None,
     json_output: JsonOption = False,
 ) -> None:

@@ -17,7 +17,18 @@ from hoodwink.models.registry import (
 )
 
 __all__ = [
-    "Classifier", "DEFAULT_MODEL", "Labels", "ModelInfo", "imagenet_labels", "list_models",
-    "load_model", "load_state_dict", "model_info", "read_metadata", "register_model",
-    "resolve_device", "save_model", "wrap",
+    "DEFAULT_MODEL",
+    "Classifier",
+    "Labels",
+    "ModelInfo",
+    "imagenet_labels",
+    "list_models",
+    "load_model",
+    "load_state_dict",
+    "model_info",
+    "read_metadata",
+    "register_model",
+    "resolve_device",
+    "save_model",
+    "wrap",
 ]

@@ -15,7 +15,8 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -39,6 +40,9 @@ class Classifier(nn.Module):
         interpolation: torch interpolation mode for resizing.
         name: registry name or a description, for reports.
     """
+
+    mean: torch.Tensor
+    std: torch.Tensor
 
     def __init__(
         self,
@@ -74,7 +78,7 @@ class Classifier(nn.Module):
         self.requires_grad_(False)
         self.eval()
 
-    def train(self, mode: bool = True) -> "Classifier":
+    def train(self, mode: bool = True) -> Classifier:
         """Stay in eval mode unless the wrapped net is trained on purpose.
 
         Attacks and explanations must see the deterministic function; use
@@ -93,7 +97,8 @@ class Classifier(nn.Module):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """Logits for images in [0, 1], shape (N, C, H, W), any size."""
         x = self.prepare(images)
-        return self.net((x - self.mean) / self.std)
+        logits: torch.Tensor = self.net((x - self.mean) / self.std)
+        return logits
 
     def prepare(self, images: torch.Tensor) -> torch.Tensor:
         """Geometry and colour only: resize, centre-crop and convert channels.

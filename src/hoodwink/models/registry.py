@@ -14,9 +14,10 @@ import json
 import os
 import pickle
 import zipfile
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -296,7 +297,7 @@ _GEOMETRY = {"name", "labels", "label_ids", "input_size", "mean", "std", "resize
 
 def _load_timm(name: str, device: str | torch.device | None) -> Classifier:
     try:
-        import timm  # type: ignore[import-not-found]
+        import timm
     except ImportError as exc:
         raise ModelError("timm models need timm: pip install timm") from exc
     try:
