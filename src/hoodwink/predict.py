@@ -46,6 +46,13 @@ class ImagePredictions:
     def to_dict(self) -> dict[str, Any]:
         return {"image": self.image, "predictions": [p.to_dict() for p in self.predictions]}
 
+    def _repr_png_(self) -> bytes:
+        """Prediction bars, shown inline in Jupyter."""
+        from hoodwink.viz.common import figure_png
+        from hoodwink.viz.predictions import prediction_figure
+
+        return figure_png(prediction_figure([self]))
+
 
 def top_predictions(model: Classifier, probabilities: torch.Tensor, top: int) -> list[tuple[Prediction, ...]]:
     """Top-``top`` predictions for each row of a (N, classes) probability tensor."""

@@ -13,6 +13,7 @@ from hoodwink.cli.app import (
     ModelOption,
     app,
     console,
+    err_console,
     load_cli_model,
     print_json,
 )
@@ -29,15 +30,29 @@ def predict(
     top: Annotated[int, typer.Option("--top", "-k", min=1, help="How many classes to show.")] = 5,
     weights: Annotated[str | None, typer.Option(help="Weights file for --model's architecture.")] = None,
     device: DeviceOption = None,
+    plot: Annotated[
+        str | None, typer.Option("--plot", help="Also save prediction bars, one row per image, as this PNG.")
+    ] = None,
     json_output: JsonOption = False,
 ) -> None:
     """Ask the network what it sees: "is this a cat?"."""
     from hoodwink.images import load_images
     from hoodwink.predict import predict as run_predict
 
+    if plot is not None:
+        from hoodwink.viz.common import check_png_path
+
+        check_png_path(plot)
     named = load_images(images)
     classifier = load_cli_model(model, device, weights)
     results = run_predict(classifier, named, top=top)
+    if plot is not None:
+        from hoodwink.viz.common import save_figure
+        from hoodwink.viz.predictions import prediction_figure
+
+        pictures = [classifier.prepare(n.pixels.to(classifier.device))[0] for n in named]
+        save_figure(prediction_figure(results, pictures), plot)
+        err_console.print(f"plot: {plot}", highlight=False)
     if json_output:
         print_json([r.to_dict() for r in results])
         return

@@ -107,12 +107,21 @@ def save_figure(fig: Figure, path: str | os.PathLike[str]) -> Path:
         ImageError: when the path does not end in ``.png``, its folder does not
             exist, or it cannot be written. No half-written file is left.
     """
+    path = check_png_path(path)
+    write_atomic(path, figure_png(fig))
+    return path
+
+
+def check_png_path(path: str | os.PathLike[str]) -> Path:
+    """``path`` as a Path if a figure can be saved there (``.png``, existing folder).
+
+    Commands call this before their work, so that a bad ``--plot`` fails at once.
+    """
     path = Path(path)
     if path.suffix.lower() != ".png":
         raise ImageError(f"{path}: figures are saved as .png, not {path.suffix or 'no suffix'}")
     if not path.parent.is_dir():
         raise ImageError(f"{path}: directory {path.parent} does not exist")
-    write_atomic(path, figure_png(fig))
     return path
 
 
