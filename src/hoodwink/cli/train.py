@@ -1,0 +1,120 @@
+"""``hoodwink train ARCH --data DIR [--epochs N] [--adversarial fgsm|pgd --eps E] [--seed S] --out FILE [--json]``"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from hoodwink.cli.app import DeviceOption, JsonOption, app, console, err_console, print_json
+from hoodwink.errors import ParameterError
+
+
+def _parse_split(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    parts = text.replace(",", "").split("/")
+    try:
+        n_train, n_test = (int(p) for p in parts)
+    except ValueError:
+        raise ParameterError(f"--split must look like 8000/2000, not {text!r}") from None
+    return n_train, n_test
+
+
+def _parse_eps(text: str) -> float:
+    from hoodwink.attacks.threat import parse_eps
+
+    value: float = parse_eps(text)
+    return value
+
+
+@app.command()
+def train(
+    arch: Annotated[str, typer.Argument(help="Architecture to train: linear, mlp or cnn.")],
+    data: Annotated[str, typer.Option(
+        "--data", help="Folder of MNIST IDX files, or of one sub-folder per class; 'mnist' downloads MNIST.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where to save the model (.safetensors).")],
+    epochs: Annotated[int, typer.Option(min=1, help="Passes over the training set.")] = 5,
+    adversarial: Annotated[str | None, typer.Option(
+        help="Adversarial training: fgsm (random start, Wong et al. 2020) or pgd (Madry et al. 2018).")] = None,
+    eps: Annotated[str, typer.Option(help="Linf radius of the training attack, e.g. 0.3 or 76/255.")] = "0.3",
+    steps: Annotated[int, typer.Option(min=1, help="PGD steps per batch during adversarial training.")] = 7,
+    step_size: Annotated[str | None, typer.Option(
+        help="Attack step size (default 2.5*eps/steps for PGD, 1.25*eps for FGSM).")] = None,
+    warmup: Annotated[float, typer.Option(min=0, help="Epochs over which eps grows from 0.")] = 0.0,
+    batch_size: Annotated[int, typer.Option(min=1, help="Images per training step.")] = 128,
+    lr: Annotated[float | None, typer.Option(
+        help="Adam learning rate, cosine decay to 0 (default 0.01 for linear, 0.001 otherwise).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed for initialisation, shuffling and attacks.")] = 0,
+    split: Annotated[str | None, typer.Option(
+        help="TRAIN/TEST image counts, e.g. 8000/2000 (default: all; 8000/2000 for a test-only MNIST folder).")] = None,
+    samples: Annotated[Path | None, typer.Option(
+        help="Also write test images (never trained on) as PNGs into this folder.")] = None,
+    sample_count: Annotated[int, typer.Option(min=1, help="How many PNGs --samples writes.")] = 10,
+    templates: Annotated[Path | None, typer.Option(
+        help="For the linear model: draw its 10 weight templates into this PNG.")] = None,
+    device: DeviceOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Train a digits network (linear, mlp, cnn), optionally adversarially, and save it."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.table import Table
+
+    from hoodwink.models.registry import model_info
+    from hoodwink.train import TrainConfig, export_pngs, load_dataset, save_trained
+    from hoodwink.train import train as run_train
+
+    model_info(arch)  # an unknown name fails before the data loads
+    if out.suffix.lower() != ".safetensors":
+        raise ParameterError(f"{out}: --out must be a .safetensors file")
+    if not out.parent.exists():
+        raise ParameterError(f"{out}: directory {out.parent} does not exist")
+    if templates is not None and templates.suffix.lower() != ".png":
+        raise ParameterError(f"{templates}: --templates must be a .png file")
+    config = TrainConfig(
+        epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, adversarial=adversarial,
+        eps=_parse_eps(eps), steps=steps, step_size=None if step_size is None else _parse_eps(step_size),
+        warmup=warmup,
+    )
+    dataset = load_dataset(data, split=_parse_split(split), seed=seed)
+    if dataset.note:
+        err_console.print(f"[yellow]note:[/] {dataset.note}", highlight=False)
+    columns = (
+        TextColumn(f"training {arch}" + (f" ({adversarial}, eps {config.eps:.3g})" if adversarial else "")),
+        BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+        TextColumn("loss {task.fields[loss]:.3f}  accuracy {task.fields[accuracy]:.1%}"),
+    )
+    with Progress(*columns, console=err_console, transient=False) as bar:
+        task = bar.add_task("train", total=None, loss=float("nan"), accuracy=0.0)
+
+        def report(step: int, total: int, loss: float, accuracy: float) -> None:
+            bar.update(task, completed=step, total=total, loss=loss, accuracy=accuracy)
+
+        result = run_train(arch, dataset, config, device=device, progress=report)
+    save_trained(result, str(out))
+    written = [str(p) for p in export_pngs(dataset.test, samples, count=sample_count)] if samples else []
+    if templates is not None:
+        from hoodwink.viz.templates import templates_figure
+
+        templates_figure(result.model, path=templates)
+    if json_output:
+        document: dict[str, Any] = {"out": str(out), **result.to_dict(), "samples": written,
+                                    "templates": str(templates) if templates else None}
+        print_json(document)
+        return
+    table = Table(title=f"{arch} -> {out}", title_justify="left", show_edge=False)
+    for column in ("epoch", "loss", "train accuracy", "seconds"):
+        table.add_column(column, justify="right")
+    for e in result.history:
+        table.add_row(str(e.epoch), f"{e.loss:.4f}", f"{e.accuracy:.2%}", f"{e.seconds:.1f}")
+    console.print(table)
+    console.print(
+        f"test accuracy [bold]{result.test_accuracy:.2%}[/] on {result.test_size:,} images "
+        f"(trained on {result.train_size:,} in {result.train_seconds:.1f} s)", highlight=False,
+    )
+    if written:
+        console.print(f"wrote {len(written)} test images to {samples}/ (try: hoodwink predict "
+                      f"{written[0]} --model {out})", highlight=False)
+    if templates is not None:
+        console.print(f"wrote the weight templates to {templates}", highlight=False)
