@@ -35,7 +35,7 @@ def train(
     data: Annotated[str, typer.Option(
         "--data", help="Folder of MNIST IDX files, or of one sub-folder per class; 'mnist' downloads MNIST.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Where to save the model (.safetensors).")],
-    epochs: Annotated[int, typer.Option(min=1, help="Passes over the training set.")] = 5,
+    epochs: Annotated[int, typer.Option(min=1, help="Passes over the training set.")] = 10,
     adversarial: Annotated[str | None, typer.Option(
         help="Adversarial training: fgsm (random start, Wong et al. 2020) or pgd (Madry et al. 2018).")] = None,
     eps: Annotated[str, typer.Option(help="Linf radius of the training attack, e.g. 0.3 or 76/255.")] = "0.3",
@@ -70,6 +70,8 @@ def train(
         raise ParameterError(f"{out}: --out must be a .safetensors file")
     if not out.parent.exists():
         raise ParameterError(f"{out}: directory {out.parent} does not exist")
+    if templates is not None and arch != "linear":
+        raise ParameterError(f"--templates draws the weight templates of a linear classifier, not of {arch!r}")
     if templates is not None and templates.suffix.lower() != ".png":
         raise ParameterError(f"{templates}: --templates must be a .png file")
     config = TrainConfig(
