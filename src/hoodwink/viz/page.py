@@ -1,7 +1,8 @@
 """One self-contained HTML page: sections with headings, pictures as base64 data URIs.
 
 The page needs nothing but itself (inline CSS, no scripts, no external assets),
-so it opens offline in any browser and can be mailed as one file.
+so it opens offline in any browser and can be mailed as one file. Text between
+backticks in a section's text is shown as code.
 
 Example:
     >>> png = b"\\x89PNG\\r\\n\\x1a\\n"  # any PNG bytes
@@ -93,7 +94,7 @@ def render_page(page: Page) -> str:
     for anchor, section in zip(anchors, page.sections):
         parts.append(f'<section id="{esc(anchor)}"><h2>{esc(section.title)}</h2>')
         if section.text:
-            parts.append(f"<p>{esc(section.text)}</p>")
+            parts.append(f"<p>{inline(section.text)}</p>")
         for picture in section.pictures:
             parts.append(
                 f'<figure><img src="{data_uri(picture.png)}" alt="{esc(picture.alt)}">'
@@ -101,9 +102,17 @@ def render_page(page: Page) -> str:
             )
         parts.append("</section>")
     if page.footer:
-        parts.append(f"<footer><p>{esc(page.footer)}</p></footer>")
+        parts.append(f"<footer><p>{inline(page.footer)}</p></footer>")
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
+
+
+def inline(text: str) -> str:
+    """Escape ``text`` for HTML; spans between backticks become ``<code>``."""
+    pieces = text.split("`")
+    if len(pieces) % 2 == 0:  # an unmatched backtick stays a backtick
+        pieces[-2:] = [pieces[-2] + "`" + pieces[-1]]
+    return "".join(f"<code>{html.escape(p)}</code>" if i % 2 else html.escape(p) for i, p in enumerate(pieces))
 
 
 def data_uri(png: bytes) -> str:
