@@ -1,0 +1,74 @@
+"""Trick the network with one image: the front door of the talk.
+
+Example:
+    >>> model = hoodwink.load_model()                                      # doctest: +SKIP
+    >>> result = trick(model, "chelsea", into="vulture", eps="8/255")      # doctest: +SKIP
+    >>> result.success.item(), result.adversarial_predictions[0][0].name   # doctest: +SKIP
+    (True, 'vulture')
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import nn
+
+from hoodwink.attacks.goals import Goal
+from hoodwink.attacks.registry import get_attack
+from hoodwink.attacks.result import AttackResult
+from hoodwink.attacks.threat import ThreatModel, parse_eps
+from hoodwink.errors import ParameterError
+from hoodwink.images import ImageSource, load_image
+from hoodwink.models.labels import Labels
+
+
+def make_goal(labels: Labels, *, into: int | str | None = None, away: bool = False,
+              less_like: int | str | None = None, more_like: int | str | None = None) -> Goal:
+    """The goal for exactly one of ``into``, ``away``, ``less_like`` and ``more_like``."""
+    chosen = [into is not None, bool(away), less_like is not None, more_like is not None]
+    if sum(chosen) != 1:
+        raise ParameterError("choose exactly one goal: into=CLASS, away=True, less_like=CLASS or more_like=CLASS")
+    if into is not None:
+        return Goal.targeted(labels.find(into))
+    if less_like is not None:
+        return Goal.less_like(labels.find(less_like))
+    if more_like is not None:
+        return Goal.more_like(labels.find(more_like))
+    return Goal.untargeted()
+
+
+def trick(
+    model: nn.Module,
+    image: ImageSource,
+    *,
+    into: int | str | None = None,
+    away: bool = False,
+    less_like: int | str | None = None,
+    more_like: int | str | None = None,
+    attack: str = "bim",
+    eps: float | str = 8 / 255,
+    norm: str = "linf",
+    steps: int | None = None,
+    step_size: float | None = None,
+    confidence: float = 0.0,
+    seed: int = 0,
+    **params: Any,
+) -> AttackResult:
+    """Trick ``model`` with one image (any size; it is first prepared to the input size).
+
+    Exactly one goal: ``into`` a class, ``away`` from the current prediction,
+    ``less_like`` or ``more_like`` a class (by name or index). ``attack`` is a
+    registered name (:func:`list_attacks`); ``eps`` accepts ``"8/255"``.
+    ``confidence`` keeps going until the winning class has that probability.
+    Returns an :class:`AttackResult` of one sample whose ``adversarial`` image,
+    saved as PNG, is read back as the reported class.
+    """
+    labels = getattr(model, "labels", None)
+    if not isinstance(labels, Labels):
+        raise ParameterError("trick needs a hoodwink Classifier (with labels); see hoodwink.wrap")
+    goal = make_goal(labels, into=into, away=away, less_like=less_like, more_like=more_like)
+    threat = ThreatModel(norm, parse_eps(eps) if norm == "linf" else float(eps))
+    algorithm = get_attack(attack, steps=steps, step_size=step_size, confidence=confidence, seed=seed,
+                           **params)
+    pixels = load_image(image)
+    return algorithm(model, pixels, goal, threat)  # type: ignore[no-any-return]
