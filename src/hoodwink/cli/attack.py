@@ -1,0 +1,148 @@
+"""``hoodwink attack IMAGES|DIR --attack NAME --out-dir DIR [--into CLASS] [--json]``"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from hoodwink.cli.app import (
+    DeviceOption,
+    JsonOption,
+    ModelOption,
+    app,
+    console,
+    err_console,
+    load_cli_model,
+    print_json,
+)
+from hoodwink.errors import HoodwinkError, ImageError
+from hoodwink.models import DEFAULT_MODEL
+
+
+def _list_table() -> Table:
+    from hoodwink.attacks import list_attacks
+
+    table = Table(show_edge=False)
+    table.add_column("attack")
+    table.add_column("norms")
+    table.add_column("what it does")
+    for info in list_attacks():
+        table.add_row(info.name, ", ".join(info.norms), info.description)
+    return table
+
+
+def _out_names(names: list[str]) -> list[str]:
+    """One PNG name per image: its stem, made unique with a counter."""
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        stem = Path(name).stem if name else "image"
+        stem = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in stem) or "image"
+        count = seen.get(stem, 0)
+        seen[stem] = count + 1
+        out.append(f"{stem}.png" if count == 0 else f"{stem}-{count}.png")
+    return out
+
+
+@app.command()
+def attack(
+    images: Annotated[list[str] | None, typer.Argument(help="Image files, directories, URLs or samples.")] = None,
+    attack_name: Annotated[str, typer.Option("--attack", "-a", help="Attack name (--list shows them).")] = "pgd",
+    out_dir: Annotated[Path | None, typer.Option("--out-dir", "-o", help="Folder for the PNGs and summary.json.")] = None,
+    into: Annotated[str | None, typer.Option("--into", help="Target class for every image (default: away).")] = None,
+    eps: Annotated[str, typer.Option("--eps", help="Largest change, e.g. 8/255 (pixel units).")] = "8/255",
+    norm: Annotated[str, typer.Option("--norm", help="linf, l2 or l1.")] = "linf",
+    steps: Annotated[int | None, typer.Option("--steps", min=1, help="Update steps (default: the attack's).")] = None,
+    step_size: Annotated[str | None, typer.Option("--step-size", help="Step size, e.g. 2/255.")] = None,
+    restarts: Annotated[int | None, typer.Option("--restarts", min=0, help="Extra runs on unbroken images.")] = None,
+    confidence: Annotated[float, typer.Option("--confidence", min=0.0, max=0.999,
+                                              help="Winning-class probability needed.")] = 0.0,
+    seed: Annotated[int, typer.Option("--seed", help="Seed for random starts.")] = 0,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Images per batch.")] = 16,
+    model: ModelOption = DEFAULT_MODEL,
+    weights: Annotated[str | None, typer.Option(help="Weights file for --model's architecture.")] = None,
+    device: DeviceOption = None,
+    list_: Annotated[bool, typer.Option("--list", help="List the attacks and exit.")] = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Attack many images; write one adversarial PNG per image and a JSON summary."""
+    if list_:
+        if json_output:
+            from hoodwink.attacks import list_attacks
+
+            print_json([{"name": a.name, "norms": list(a.norms), "description": a.description,
+                         "paper": a.paper, "params": {k: v for k, v in a.params.items()}}
+                        for a in list_attacks()])
+        else:
+            console.print(_list_table())
+        return
+    if not images:
+        raise HoodwinkError("give at least one image or directory (or --list)")
+    if out_dir is None:
+        raise HoodwinkError("--out-dir is required: where to write the adversarial PNGs")
+    import torch
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from hoodwink.attacks import AttackResult, Goal, ThreatModel, get_attack
+    from hoodwink.attacks.threat import parse_eps
+    from hoodwink.cli.trick import _positive
+    from hoodwink.images import load_images, save_image
+
+    eps_value = parse_eps(eps) if norm == "linf" else _positive(eps, "--eps")
+    size = None if step_size is None else _positive(step_size, "--step-size")
+    algorithm = get_attack(attack_name, steps=steps, step_size=size, restarts=restarts,
+                           confidence=confidence, seed=seed, batch_size=batch_size)
+    threat = ThreatModel(norm, eps_value)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ImageError(f"--out-dir {out_dir}: exists and is not a directory")
+    named = load_images(images)
+    classifier = load_cli_model(model, device, weights)
+    goal = Goal.targeted(classifier.labels.find(into)) if into is not None else Goal.untargeted()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files = _out_names([n.name for n in named])
+    results: list[AttackResult] = []
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err_console, transient=True, disable=False) as progress:
+        task = progress.add_task(f"{algorithm.name}", total=len(named))
+        for start in range(0, len(named), batch_size):
+            chunk = named[start : start + batch_size]
+            pixels = torch.cat([classifier.prepare(n.pixels.to(classifier.device)) for n in chunk])
+            result = algorithm(classifier, pixels, goal, threat)
+            for i in range(len(chunk)):
+                save_image(result.adversarial[i], out_dir / files[start + i])
+            results.append(result)
+            progress.advance(task, len(chunk))
+    samples: list[dict[str, Any]] = []
+    for result in results:
+        samples += [result.sample_dict(i) for i in range(len(result))]
+    for n, f, s in zip(named, files, samples):
+        s["image"] = n.name
+        s["out"] = str(out_dir / f)
+    success = [s["success"] for s in samples]
+    doc = {**results[0].header_dict(), "model": classifier.name, "images": len(samples),
+           "success_rate": sum(success) / len(success),
+           "forward": sum(s["forward"] for s in samples), "backward": sum(s["backward"] for s in samples),
+           "out_dir": str(out_dir), "samples": samples}
+    summary = out_dir / "summary.json"
+    tmp = summary.with_name(f".summary.json.tmp{os.getpid()}")
+    tmp.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(summary)
+    if json_output:
+        print_json(doc)
+        return
+    table = Table(title=f"{algorithm.name} on {len(samples)} images ({threat.norm}, eps {eps})",
+                  title_justify="left", show_edge=False)
+    for column in ("image", "before", "after", "tricked", "Linf*255", "passes"):
+        table.add_column(column)
+    for s in samples:
+        table.add_row(s["image"], s["original"][0]["name"], s["adversarial"][0]["name"],
+                      "[green]yes[/]" if s["success"] else "[red]no[/]", f"{s['linf_255']:.1f}",
+                      f"{s['forward']}+{s['backward']}")
+    console.print(table)
+    console.print(f"success {doc['success_rate']:.0%}; wrote {len(samples)} PNGs and {summary}",
+                  highlight=False)
