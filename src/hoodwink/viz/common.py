@@ -134,4 +134,5 @@ def write_atomic(path: Path, data: bytes) -> None:
     except OSError as exc:
         raise ImageError(f"{path}: could not write ({exc.strerror or exc})") from exc
     finally:
-        tmp.unlink(missing_ok=True)
+        if tmp.is_file():
+            tmp.unlink()
