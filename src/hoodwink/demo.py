@@ -254,7 +254,7 @@ def _black(run: _Run) -> Section:
         f"{s.magnify:g}. Read back from {path.name}: {_top(back.predictions[:2])}."))
     trajectory = run.picture(_trajectory_figure(result), f"black-{_slug(name)}-trajectory",
                              f"probabilities over the steps, black to {name}",
-                             "The probability of every class that mattered, step by step: " + _story(result))
+                             "The probability of every class that mattered, step by step. " + _story(result))
     return Section("", (
         f"Add sign(gradient) x {pixels(s.step_size)} to every pixel, ask again, and repeat until the "
         f"network is {s.confidence:.0%} sure it sees a {name} (at most {s.black_steps} steps)."),
@@ -390,7 +390,7 @@ def _story(result: AttackResult) -> str:
     p = result.trajectory.probability(target)[:, 0]
     visited = " -> ".join(result.names.name(c) for c in result.trajectory.visited(0))
     first = f", {percent(float(p[1]))} after one step" if steps >= 1 and len(p) > 1 else ""
-    return (f"{name} was {percent(float(p[0]))} at the start{first} and {final} after {steps} "
+    return (f"{name[:1].upper()}{name[1:]} was {percent(float(p[0]))} at the start{first} and {final} after {steps} "
             f"step{'s' if steps != 1 else ''}; the top class went {visited}.")
 
 

@@ -59,6 +59,7 @@ def trajectory_plot(
     steps = np.arange(len(probs))
     fig = new_figure(7.0, 3.8)
     ax = fig.add_subplot()
+    placed: list[tuple[int, float]] = []
     for k, name in enumerate(names):
         colour = PALETTE[k % len(PALETTE)]
         width = 2.6 if name == target else 1.6
@@ -67,8 +68,12 @@ def trajectory_plot(
         peak = int(np.nanargmax(probs[:, k]))
         if probs[peak, k] < label_above and name != target:
             continue  # the legend names it; a label at a low peak would crowd the bottom
+        # labels whose points are close would overlap: move each below the ones already there
+        near = sum(1 for x, y in placed
+                   if abs(x - peak) <= 0.05 * len(steps) + 0.5 and abs(y - probs[peak, k]) < 0.06)
+        placed.append((peak, float(probs[peak, k])))
         ax.annotate(f"{name} {percent(probs[peak, k])}", (steps[peak], probs[peak, k]),
-                    textcoords="offset points", xytext=(4, 4), fontsize=8, color=colour)
+                    textcoords="offset points", xytext=(4, 4 - 11 * near), fontsize=8, color=colour)
     ax.set_xlabel("step")
     ax.set_ylabel("probability")
     ax.set_ylim(-0.02, 1.08)
