@@ -11,6 +11,19 @@ from hoodwink.models import Classifier, Labels
 SIZE = (4, 4)
 
 
+@pytest.fixture(autouse=True)
+def _one_thread(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    """Tiny models run fastest on one thread (threads only fight on a busy machine);
+    tests of the real network keep them all."""
+    if "imagenet_model" in request.fixturenames:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def linear_classifier(weight: torch.Tensor, bias: torch.Tensor | None = None) -> Classifier:
     """logits = W x + b on images (3, 4, 4): normalisation is the identity."""
     k, d = weight.shape
