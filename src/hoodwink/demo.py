@@ -193,7 +193,7 @@ def _function(run: _Run) -> Section:
     model = run.model
     parameters = sum(p.numel() for p in model.parameters())
     c, (h, w) = model.channels, model.input_size
-    x = load_image("chelsea")
+    x = load_image("chelsea").to(model.device)
     with torch.no_grad():
         once, twice = model(x[None]), model(x[None])
     same = "the same" if torch.equal(once, twice) else "nearly the same"
