@@ -24,7 +24,13 @@ from hoodwink.attacks.fgsm import FGSM
 from hoodwink.attacks.goals import Goal
 from hoodwink.attacks.mifgsm import MIFGSM
 from hoodwink.attacks.pgd import PGD
-from hoodwink.attacks.registry import AttackInfo, attack_info, get_attack, list_attacks, register_attack
+from hoodwink.attacks.registry import (
+    AttackInfo,
+    attack_info,
+    get_attack,
+    list_attacks,
+    register_attack,
+)
 from hoodwink.attacks.result import AttackResult, Trajectory
 from hoodwink.attacks.threat import NORMS, ThreatModel, parse_eps
 from hoodwink.attacks.trick import trick

@@ -407,7 +407,7 @@ class GradientAttack:
 
 def _trajectory(run: _Run) -> Trajectory:
     top1 = run.record_top1
-    classes = set(run.labels.tolist()) | set(top1[top1 >= 0].unique().tolist())
+    classes = set(run.labels.tolist()) | set(torch.unique(top1[top1 >= 0]).tolist())
     ordered = tuple(sorted(classes))
     if run.record_probs is not None:
         index = torch.tensor(ordered, dtype=torch.long, device=run.record_probs.device)

@@ -37,10 +37,10 @@ Classes = int | Sequence[int] | torch.Tensor
 def _as_tuple(classes: Classes) -> tuple[int, ...]:
     if isinstance(classes, torch.Tensor):
         values = classes.detach().flatten().tolist()
-    elif isinstance(classes, (int,)) and not isinstance(classes, bool):
+    elif isinstance(classes, int):
         values = [classes]
     else:
-        values = list(classes)
+        values = [*classes]
     out = []
     for v in values:
         if isinstance(v, bool) or int(v) != v or int(v) < 0:

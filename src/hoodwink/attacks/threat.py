@@ -34,7 +34,7 @@ LEVELS = 255
 _TOL = 1e-6
 
 
-def parse_eps(text: str | float | int) -> float:
+def parse_eps(text: str | float) -> float:
     """An eps in [0, 1] pixel units from ``"8/255"``, ``"0.03"`` or a number.
 
     Example:
@@ -112,7 +112,8 @@ class L2Norm:
     name = "l2"
 
     def distance(self, delta: torch.Tensor) -> torch.Tensor:
-        return _flat(delta).norm(p=2, dim=1)
+        norm: torch.Tensor = torch.linalg.vector_norm(_flat(delta), ord=2, dim=1)
+        return norm
 
     def project(self, delta: torch.Tensor, eps: float) -> torch.Tensor:
         norm = self.distance(delta)
@@ -124,8 +125,9 @@ class L2Norm:
 
     def random(self, shape: tuple[int, ...], eps: float, generator: torch.Generator) -> torch.Tensor:
         g = torch.randn(shape, generator=generator)
-        radius = eps * float(torch.rand((), generator=generator)) ** (1.0 / g.numel())
-        return g / g.norm().clamp_min(1e-12) * radius
+        radius = eps * math.pow(float(torch.rand((), generator=generator)), 1.0 / g.numel())
+        length: torch.Tensor = torch.linalg.vector_norm(g)
+        return g / length.clamp_min(1e-12) * radius
 
 
 class L1Norm:

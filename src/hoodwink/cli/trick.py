@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import math
 from pathlib import Path
 from typing import Annotated
 
@@ -109,7 +110,7 @@ def _positive(text: str, what: str) -> float:
         value = parse_eps(text) if "/" in text else float(text)
     except (ValueError, ParameterError):
         raise ParameterError(f"{what} must be a positive number like 1/255 or 0.5, not {text!r}") from None
-    if not value > 0 or value != value or value == float("inf"):
+    if not (math.isfinite(value) and value > 0):
         raise ParameterError(f"{what} must be a positive number, not {text!r}")
     return value
 
