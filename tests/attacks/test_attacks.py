@@ -244,3 +244,30 @@ def test_attacks_work_in_float_when_quantisation_is_off(mlp, images) -> None:
     result = PGD(steps=10)(mlp, images + 0.5 / 255, None, threat)
     assert threat.contains(result.adversarial, result.original).all()
     assert not math.isclose(float((result.adversarial * 255).frac().abs().max()), 0.0)
+
+
+def test_pgd_l1_stays_in_the_l1_ball(mlp, images) -> None:
+    threat = ThreatModel("l1", 2.0)
+    result = PGD(steps=20)(mlp, images, None, threat)
+    assert threat.contains(result.adversarial, result.original).all()
+    assert (result.l2 > 0).all() and result.success.any()
+
+
+def test_apgd_checkpoints_follow_croce_and_hein() -> None:
+    from hoodwink.attacks import APGDCE
+
+    # p_0 = 0, p_1 = 0.22, windows shrinking by 0.03 down to 0.06 of the steps
+    assert list(APGDCE(steps=100).checkpoints) == [22, 41, 57, 70, 80, 87, 93, 99]
+
+
+def test_trick_prepares_any_size_and_names_classes(mlp) -> None:
+    from hoodwink.attacks import trick
+
+    big = torch.rand(3, 9, 7)
+    result = trick(mlp, big, into="c5", eps=0.4, steps=40, step_size=2 / 255)
+    assert result.original.shape == (1, 3, 4, 4)
+    assert bool(result.success) and result.adversarial_predictions[0][0].name == "c5"
+    with pytest.raises(ParameterError, match="exactly one goal"):
+        trick(mlp, big)
+    with pytest.raises(Exception, match="did you mean"):
+        trick(mlp, big, into="c55")
