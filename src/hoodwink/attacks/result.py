@@ -55,6 +55,9 @@ class Trajectory:
     def steps(self) -> int:
         return int(self.loss.shape[0]) - 1
 
+    def __repr__(self) -> str:
+        return f"Trajectory(steps={self.steps}, samples={len(self)}, classes={self.classes})"
+
     def __len__(self) -> int:
         return int(self.loss.shape[1])
 
@@ -184,6 +187,15 @@ class AttackResult:
 
     def __len__(self) -> int:
         return int(self.original.shape[0])
+
+    def __repr__(self) -> str:
+        n = len(self)
+        fooled = int(self.success.sum()) if n else 0
+        linf = float(self.linf.max()) * 255 if n else 0.0
+        return (f"AttackResult(attack={self.attack!r}, images={n}, success={fooled}/{n}, "
+                f"threat={self.threat.norm} eps={self.threat.eps:.4g}, goal={self.goal.kind}, "
+                f"max_linf={linf:.1f}/255, forward={int(self.forward.sum())}, "
+                f"backward={int(self.backward.sum())})")
 
     def __getitem__(self, index: int) -> AttackResult:
         """The result for one sample (a batch of one)."""
