@@ -23,7 +23,7 @@ def _parse_split(text: str | None) -> tuple[int, int] | None:
 
 
 def _parse_eps(text: str) -> float:
-    from hoodwink.attacks.threat import parse_eps
+    from hoodwink.attacks import parse_eps
 
     value: float = parse_eps(text)
     return value

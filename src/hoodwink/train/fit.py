@@ -265,9 +265,7 @@ class _Adversary:
     """
 
     def __init__(self, config: TrainConfig) -> None:
-        from hoodwink.attacks.goals import Goal
-        from hoodwink.attacks.registry import get_attack
-        from hoodwink.attacks.threat import ThreatModel
+        from hoodwink.attacks import Goal, ThreatModel, get_attack
 
         self.config = config
         self._goal = Goal

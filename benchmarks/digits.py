@@ -1,0 +1,191 @@
+"""Digits benchmark: clean and robust accuracy of the lecture's networks on MNIST.
+
+Data: ``../shared/data/mnist`` (the MNIST test set only): the first 8,000 images
+train, the last 2,000 test. Trains ``linear``, ``mlp`` and ``cnn`` plainly, and the
+``cnn`` adversarially twice (FGSM with random start, Wong et al. 2020; PGD, Madry et
+al. 2018), then measures, side by side in one run:
+
+* clean test accuracy and training time of every network;
+* robust accuracy under PGD-40 (step 0.01, random start) at eps 0.1, 0.2, 0.3 on
+  all 2,000 test images, judged on 8-bit images (hoodwink's engine);
+* on a subset, robust accuracy under our strongest attack (APGD-CE, then targeted
+  APGD on the survivors: hoodwink's engine) and under torchattacks' AutoAttack
+  (standard: APGD-CE, APGD-T, FAB-T, Square), with their wall times. Ours must not
+  be weaker (its robust accuracy must not be higher).
+
+Run it in the bench venv, which has torchattacks beside the project:
+
+    .venv-bench/bin/python benchmarks/digits.py            # about 15-20 min on 2 cores
+
+and it writes ``benchmarks/results/digits.md`` and prints the same table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from hoodwink.attacks import Goal, ThreatModel, get_attack
+from hoodwink.models.classifier import Classifier
+from hoodwink.train import TrainConfig, load_dataset, train
+from hoodwink.train.data import ImageSet
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / ".." / "shared" / "data" / "mnist"
+RESULTS = ROOT / "benchmarks" / "results" / "digits.md"
+EPS = (0.1, 0.2, 0.3)
+
+
+@dataclass
+class Row:
+    name: str
+    description: str
+    model: Classifier
+    train_seconds: float
+    clean: float
+    pgd: dict[float, float] = field(default_factory=dict)
+
+
+def robust_pgd40(model: Classifier, data: ImageSet, eps: float) -> float:
+    """Robust accuracy under PGD-40 (step 0.01, one random start), on the 8-bit grid."""
+    attack = get_attack("pgd", steps=40, step_size=0.01, random_start=True, seed=0, batch_size=500)
+    result = attack(model, data.images, Goal.untargeted(data.labels), ThreatModel("linf", eps))
+    return 1.0 - float(result.success.float().mean())
+
+
+def robust_ours(model: Classifier, data: ImageSet, eps: float) -> tuple[float, float]:
+    """(robust accuracy, seconds) under APGD-CE then targeted APGD on the survivors."""
+    start = time.perf_counter()
+    robust = torch.ones(len(data), dtype=torch.bool)
+    for name in ("apgd-ce", "apgd-t"):
+        index = robust.nonzero().flatten()
+        if len(index) == 0:
+            break
+        attack = get_attack(name, seed=0, batch_size=500)
+        result = attack(model, data.images[index], Goal.untargeted(data.labels[index]),
+                        ThreatModel("linf", eps))
+        robust[index[result.success.cpu()]] = False
+    return float(robust.float().mean()), time.perf_counter() - start
+
+
+def robust_autoattack(model: Classifier, data: ImageSet, eps: float) -> tuple[float, float, float] | None:
+    """(robust accuracy, robust accuracy of the 8-bit images, seconds) under torchattacks' AutoAttack."""
+    try:
+        import torchattacks
+    except ImportError:
+        return None
+    start = time.perf_counter()
+    attack = torchattacks.AutoAttack(model, norm="Linf", eps=eps, version="standard", n_classes=10, seed=0)
+    adversarial = attack(data.images, data.labels)
+    seconds = time.perf_counter() - start
+    with torch.no_grad():
+        float_ok = (model(adversarial).argmax(1) == data.labels).float().mean()
+        eight_bit = torch.round(adversarial * 255) / 255
+        quantized_ok = (model(eight_bit).argmax(1) == data.labels).float().mean()
+    return float(float_ok), float(quantized_ok), seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--epochs", type=int, default=10, help="epochs of plain training")
+    parser.add_argument("--adv-epochs", type=int, default=12, help="epochs of adversarial training")
+    parser.add_argument("--train-steps", type=int, default=7, help="PGD steps during training")
+    parser.add_argument("--warmup", type=float, default=2.0, help="epochs of eps warm-up (adversarial)")
+    parser.add_argument("--subset", type=int, default=100,
+                        help="test images for the strongest-attack comparison (AutoAttack is slow)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    torch.set_num_threads(min(2, torch.get_num_threads()))
+
+    split = load_dataset(args.data)
+    print(split.note)
+    test = split.test
+    plain = TrainConfig(epochs=args.epochs, seed=args.seed)
+    adversarial = dict(epochs=args.adv_epochs, seed=args.seed, eps=0.3, warmup=args.warmup)
+    setups = [
+        ("linear", "linear", "linear softmax 784-10", plain),
+        ("mlp", "mlp", "dense 784-512-10", plain),
+        ("cnn", "cnn", "small CNN, standard training", plain),
+        ("cnn-fgsm", "cnn", "small CNN, FGSM-RS training (eps 0.3, step 0.375)",
+         TrainConfig(adversarial="fgsm", **adversarial)),  # type: ignore[arg-type]
+        ("cnn-pgd", "cnn", f"small CNN, PGD-{args.train_steps} training (eps 0.3)",
+         TrainConfig(adversarial="pgd", steps=args.train_steps, **adversarial)),  # type: ignore[arg-type]
+    ]
+    rows: list[Row] = []
+    for name, arch, description, config in setups:
+        result = train(arch, split, config, device="cpu")
+        rows.append(Row(name, description, result.model, result.train_seconds, result.test_accuracy))
+        print(f"{name}: clean {result.test_accuracy:.2%}, trained in {result.train_seconds:.0f} s", flush=True)
+    for row in rows:
+        if row.name.startswith("cnn"):
+            for eps in EPS:
+                row.pgd[eps] = robust_pgd40(row.model, test, eps)
+                print(f"{row.name}: PGD-40 eps {eps}: {row.pgd[eps]:.2%}", flush=True)
+
+    subset = test.subset(0, args.subset)
+    strongest = []
+    for row in rows:
+        if row.name not in ("cnn", "cnn-pgd"):
+            continue
+        for eps in EPS:
+            ours, ours_s = robust_ours(row.model, subset, eps)
+            theirs = robust_autoattack(row.model, subset, eps)
+            strongest.append((row.name, eps, ours, ours_s, theirs))
+            print(f"{row.name} eps {eps}: ours {ours:.2%} ({ours_s:.0f} s), AutoAttack {theirs}", flush=True)
+
+    lines = [
+        "# Digits benchmark",
+        "",
+        f"MNIST from `../shared/data/mnist`: {split.note}. Robust accuracy is judged on 8-bit images.",
+        f"Machine: {platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}, CPU.",
+        "Command: `.venv-bench/bin/python benchmarks/digits.py"
+        + (f" --subset {args.subset}" if args.subset != 100 else "") + "`",
+        "",
+        "| model | training | train time (s) | clean | PGD-40 eps 0.1 | eps 0.2 | eps 0.3 |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        pgd = [f"{row.pgd[e]:.1%}" if e in row.pgd else "" for e in EPS]
+        lines.append(f"| {row.name} | {row.description} | {row.train_seconds:.0f} | {row.clean:.1%} | "
+                     + " | ".join(pgd) + " |")
+    lines += [
+        "",
+        f"Strongest attacks on the first {len(subset)} test images (robust accuracy: lower means a "
+        "stronger attack). Ours: APGD-CE (100 steps) then targeted APGD (9 target classes) on the "
+        "survivors, every image on the 8-bit grid. torchattacks 3.5 AutoAttack (standard: APGD-CE, "
+        "APGD-T, FAB-T, Square 5000 queries), float images, and the same images rounded to 8 bits.",
+        "",
+        "| model | eps | ours | ours time (s) | AutoAttack | AutoAttack, 8-bit | AutoAttack time (s) "
+        "| time ratio ours/AA | ours not weaker |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for name, eps, ours, ours_s, theirs in strongest:
+        if theirs is None:
+            lines.append(f"| {name} | {eps} | {ours:.1%} | {ours_s:.0f} | n/a | n/a | n/a | | |")
+            continue
+        aa, aa8, aa_s = theirs
+        lines.append(f"| {name} | {eps} | {ours:.1%} | {ours_s:.0f} | {aa:.1%} | {aa8:.1%} | {aa_s:.0f} | "
+                     f"{ours_s / aa_s:.2f} | {'yes' if ours <= min(aa, aa8) else 'NO'} |")
+    targets = {r.name: r for r in rows}
+    lines += [
+        "",
+        f"Targets: MLP >= 95% clean: {targets['mlp'].clean:.1%} "
+        f"({'met' if targets['mlp'].clean >= 0.95 else 'missed'}); "
+        f"PGD-trained CNN >= 80% robust at eps 0.3 (PGD-40): {targets['cnn-pgd'].pgd[0.3]:.1%} "
+        f"({'met' if targets['cnn-pgd'].pgd[0.3] >= 0.8 else 'missed'}).",
+    ]
+    text = "\n".join(lines) + "\n"
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
