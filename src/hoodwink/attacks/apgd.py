@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import cached_property
+from typing import ClassVar
 
 import torch
 
@@ -61,6 +62,8 @@ class APGD(GradientAttack):
     ``step_size`` is the initial step (default ``2 * eps``); ``steps`` the
     iterations per run (checkpoints at 22%, then windows shrinking by 3% to 6%).
     """
+
+    name: ClassVar[str] = "apgd"
 
     steps: int = 100
     random_start: bool = True
