@@ -1,10 +1,11 @@
 """Grad-CAM through Captum, with the target layer found automatically.
 
 The layer is the last module whose output is a spatial (N, C, h, w) map with
-h * w > 1, found by a dry forward pass with hooks; modules that run more than
-once per pass (a shared activation) are skipped because their output is
-ambiguous. On EfficientNet-Lite that is ``_bn1`` (the 7x7x1280 head); on a
-user's CNN the last conv block. Pass ``layer="dotted.name"`` to choose another.
+h * w > 1, found by a dry forward pass with hooks. A module that runs more than
+once per pass (a shared activation) qualifies only if that spatial output is
+its last call, because Captum hooks a module's last call. On EfficientNet-Lite
+that is ``_swish`` (the ReLU6 after the 7x7x1280 head, called last there); on
+a user's CNN the last conv block's activation. Pass ``layer="dotted.name"`` to choose another.
 
 Example:
     >>> import torch
@@ -42,14 +43,13 @@ def find_target_layer(model: Classifier, images: torch.Tensor | None = None) -> 
     """
     if images is None:
         images = torch.full((1, model.channels, *model.input_size), 0.5, device=model.device)
-    calls: list[tuple[str, torch.Size]] = []
-    counts: dict[str, int] = {}
+    calls: list[tuple[str, tuple[int, ...]]] = []
+    last: dict[str, int] = {}
 
     def hook(name: str) -> object:
         def record(module: nn.Module, inputs: object, output: object) -> None:
-            counts[name] = counts.get(name, 0) + 1
-            if isinstance(output, torch.Tensor):
-                calls.append((name, output.shape))
+            last[name] = len(calls)
+            calls.append((name, tuple(output.shape) if isinstance(output, torch.Tensor) else ()))
         return record
 
     handles = [m.register_forward_hook(hook(n)) for n, m in model.net.named_modules() if n]
@@ -59,8 +59,9 @@ def find_target_layer(model: Classifier, images: torch.Tensor | None = None) -> 
     finally:
         for h in handles:
             h.remove()
-    for name, shape in reversed(calls):
-        if len(shape) == 4 and shape[2] * shape[3] > 1 and counts[name] == 1:
+    for index in range(len(calls) - 1, -1, -1):
+        name, shape = calls[index]
+        if len(shape) == 4 and shape[2] * shape[3] > 1 and last[name] == index:
             return name
     raise ParameterError(
         "grad-cam found no convolutional layer with a spatial output in this network; "
