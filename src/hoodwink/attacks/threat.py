@@ -34,15 +34,18 @@ LEVELS = 255
 _TOL = 1e-6
 
 
-def parse_eps(text: str | float) -> float:
-    """An eps in [0, 1] pixel units from ``"8/255"``, ``"0.03"`` or a number.
+def parse_eps(text: str | float, *, upper: float | None = 1.0) -> float:
+    """An eps in pixel units from ``"8/255"``, ``"0.03"`` or a number.
+
+    Linf radii live in [0, 1] (the default ``upper``); pass ``upper=None`` for
+    l2 and l1 lengths, which may exceed 1.
 
     Example:
-        >>> parse_eps("8/255") == 8 / 255, parse_eps("0.5")
-        (True, 0.5)
+        >>> parse_eps("8/255") == 8 / 255, parse_eps("0.5"), parse_eps("3", upper=None)
+        (True, 0.5, 3.0)
     """
     if isinstance(text, bool):
-        raise ParameterError(f"eps must be a number in [0, 1], not {text!r}")
+        raise ParameterError(f"eps must be a number like 8/255 or 0.03, not {text!r}")
     if isinstance(text, (int, float)):
         value = float(text)
     else:
@@ -54,10 +57,10 @@ def parse_eps(text: str | float) -> float:
             else:
                 value = float(raw)
         except (ValueError, ZeroDivisionError):
-            raise ParameterError(
-                f"eps must be a number in [0, 1] like 8/255 or 0.03, not {raw!r}") from None
-    if not math.isfinite(value) or not 0.0 <= value <= 1.0:
-        raise ParameterError(f"eps must be in [0, 1] (pixel units, e.g. 8/255), not {text}")
+            raise ParameterError(f"eps must be a number like 8/255 or 0.03, not {raw!r}") from None
+    if not math.isfinite(value) or value < 0 or (upper is not None and value > upper):
+        span = f"in [0, {upper:g}]" if upper is not None else "a non-negative number"
+        raise ParameterError(f"eps must be {span} (pixel units, e.g. 8/255), not {text}")
     return value
 
 
@@ -194,9 +197,8 @@ class ThreatModel:
     def __post_init__(self) -> None:
         if self.norm not in NORMS:
             raise ParameterError(f"unknown norm {self.norm!r}; choose one of {', '.join(NORMS)}")
-        object.__setattr__(self, "eps", parse_eps(self.eps) if self.norm == "linf" else float(self.eps))
-        if not math.isfinite(self.eps) or self.eps < 0:
-            raise ParameterError(f"eps must be a non-negative number, not {self.eps}")
+        upper = 1.0 if self.norm == "linf" else None
+        object.__setattr__(self, "eps", parse_eps(self.eps, upper=upper))
         lo, hi = (float(b) for b in self.bounds)
         if not lo < hi:
             raise ParameterError(f"bounds must be (low, high) with low < high, not {self.bounds}")

@@ -67,7 +67,7 @@ def trick(
     if not isinstance(labels, Labels):
         raise ParameterError("trick needs a hoodwink Classifier (with labels); see hoodwink.wrap")
     goal = make_goal(labels, into=into, away=away, less_like=less_like, more_like=more_like)
-    threat = ThreatModel(norm, parse_eps(eps) if norm == "linf" else float(eps))
+    threat = ThreatModel(norm, parse_eps(eps, upper=1.0 if norm == "linf" else None))
     algorithm = get_attack(attack, steps=steps, step_size=step_size, confidence=confidence, seed=seed,
                            **params)
     pixels = load_image(image)

@@ -93,7 +93,7 @@ def attack(
     from hoodwink.cli.trick import _positive
     from hoodwink.images import load_images, save_image
 
-    eps_value = parse_eps(eps) if norm == "linf" else _positive(eps, "--eps")
+    eps_value = parse_eps(eps, upper=1.0 if norm == "linf" else None)
     size = None if step_size is None else _positive(step_size, "--step-size")
     algorithm = get_attack(attack_name, steps=steps, step_size=size, restarts=restarts,
                            confidence=confidence, seed=seed, batch_size=batch_size)

@@ -81,7 +81,7 @@ def trick(
     from hoodwink.attacks.trick import trick as run_trick
     from hoodwink.images import load_image, save_image
 
-    eps_value = parse_eps(eps) if norm == "linf" else _positive(eps, "--eps")
+    eps_value = parse_eps(eps, upper=1.0 if norm == "linf" else None)
     size = None if step_size is None else _positive(step_size, "--step-size")
     check_png(out)
     check_png(plot, "--plot")
@@ -107,8 +107,8 @@ def _positive(text: str, what: str) -> float:
     from hoodwink.errors import ParameterError
 
     try:
-        value = parse_eps(text) if "/" in text else float(text)
-    except (ValueError, ParameterError):
+        value = parse_eps(text, upper=None)
+    except ParameterError:
         raise ParameterError(f"{what} must be a positive number like 1/255 or 0.5, not {text!r}") from None
     if not (math.isfinite(value) and value > 0):
         raise ParameterError(f"{what} must be a positive number, not {text!r}")
