@@ -27,6 +27,7 @@ import platform
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -108,15 +109,16 @@ def main() -> None:
     print(split.note)
     test = split.test
     plain = TrainConfig(epochs=args.epochs, seed=args.seed)
-    adversarial = dict(epochs=args.adv_epochs, seed=args.seed, eps=0.3, warmup=args.warmup)
+    adversarial: dict[str, Any] = {"epochs": args.adv_epochs, "seed": args.seed, "eps": 0.3,
+                                   "warmup": args.warmup}
     setups = [
         ("linear", "linear", "linear softmax 784-10", plain),
         ("mlp", "mlp", "dense 784-512-10", plain),
         ("cnn", "cnn", "small CNN, standard training", plain),
         ("cnn-fgsm", "cnn", "small CNN, FGSM-RS training (eps 0.3, step 0.375)",
-         TrainConfig(adversarial="fgsm", **adversarial)),  # type: ignore[arg-type]
+         TrainConfig(adversarial="fgsm", **adversarial)),
         ("cnn-pgd", "cnn", f"small CNN, PGD-{args.train_steps} training (eps 0.3)",
-         TrainConfig(adversarial="pgd", steps=args.train_steps, **adversarial)),  # type: ignore[arg-type]
+         TrainConfig(adversarial="pgd", steps=args.train_steps, **adversarial)),
     ]
     rows: list[Row] = []
     for name, arch, description, config in setups:
@@ -157,13 +159,13 @@ def main() -> None:
                      + " | ".join(pgd) + " |")
     lines += [
         "",
-        f"Strongest attacks on the first {len(subset)} test images (robust accuracy: lower means a "
+        (f"Strongest attacks on the first {len(subset)} test images (robust accuracy: lower means a "
         "stronger attack). Ours: APGD-CE (100 steps) then targeted APGD (9 target classes) on the "
         "survivors, every image on the 8-bit grid. torchattacks 3.5 AutoAttack (standard: APGD-CE, "
-        "APGD-T, FAB-T, Square 5000 queries), float images, and the same images rounded to 8 bits.",
+        "APGD-T, FAB-T, Square 5000 queries), float images, and the same images rounded to 8 bits."),
         "",
-        "| model | eps | ours | ours time (s) | AutoAttack | AutoAttack, 8-bit | AutoAttack time (s) "
-        "| time ratio ours/AA | ours not weaker |",
+        ("| model | eps | ours | ours time (s) | AutoAttack | AutoAttack, 8-bit | AutoAttack time (s) "
+        "| time ratio ours/AA | ours not weaker |"),
         "|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for name, eps, ours, ours_s, theirs in strongest:
@@ -176,10 +178,10 @@ def main() -> None:
     targets = {r.name: r for r in rows}
     lines += [
         "",
-        f"Targets: MLP >= 95% clean: {targets['mlp'].clean:.1%} "
+        (f"Targets: MLP >= 95% clean: {targets['mlp'].clean:.1%} "
         f"({'met' if targets['mlp'].clean >= 0.95 else 'missed'}); "
         f"PGD-trained CNN >= 80% robust at eps 0.3 (PGD-40): {targets['cnn-pgd'].pgd[0.3]:.1%} "
-        f"({'met' if targets['cnn-pgd'].pgd[0.3] >= 0.8 else 'missed'}).",
+        f"({'met' if targets['cnn-pgd'].pgd[0.3] >= 0.8 else 'missed'})."),
     ]
     text = "\n".join(lines) + "\n"
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -28,11 +28,11 @@ def _robust(model: Any, split: DataSplit, eps: float) -> float:
 
 def test_adversarial_training_makes_the_network_robust(split: DataSplit) -> None:
     eps = 0.1
-    common = dict(epochs=3, batch_size=32, eps=eps, steps=3)
+    common: dict[str, Any] = {"epochs": 3, "batch_size": 32, "eps": eps, "steps": 3}
     options = {"hidden": 64}
     plain = train("mlp", split, TrainConfig(epochs=3, batch_size=32), options=options, device="cpu")
-    fgsm = train("mlp", split, TrainConfig(adversarial="fgsm", **common), options=options, device="cpu")  # type: ignore[arg-type]
-    pgd = train("mlp", split, TrainConfig(adversarial="pgd", **common), options=options, device="cpu")  # type: ignore[arg-type]
+    fgsm = train("mlp", split, TrainConfig(adversarial="fgsm", **common), options=options, device="cpu")
+    pgd = train("mlp", split, TrainConfig(adversarial="pgd", **common), options=options, device="cpu")
     assert min(plain.test_accuracy, fgsm.test_accuracy, pgd.test_accuracy) >= 0.9
     robust = {name: _robust(r.model, split, eps) for name, r in (("plain", plain), ("fgsm", fgsm), ("pgd", pgd))}
     assert robust["pgd"] >= robust["plain"] + 0.2, robust

@@ -93,8 +93,12 @@ def test_fgsm_takes_the_optimal_linf_step_on_a_linear_model() -> None:
     attack = get_attack("fgsm")
     result = attack(model, images, Goal.untargeted(labels), ThreatModel("linf", eps))
     lean = attack.perturb(model, images, Goal.untargeted(labels), ThreatModel("linf", eps, quantize=False))
+
+    def margin(x: torch.Tensor) -> torch.Tensor:
+        logits = model(x)
+        return (logits.gather(1, labels[:, None]) - logits.gather(1, 1 - labels[:, None]))[:, 0]
+
     for adversarial in (result.adversarial, lean):
-        margin = lambda x: (model(x).gather(1, labels[:, None]) - model(x).gather(1, 1 - labels[:, None]))[:, 0]  # noqa: E731
         drop = margin(images) - margin(adversarial)
         w_diff = (weights[labels] - weights[1 - labels]).flatten(1)
         optimum = eps * w_diff.abs().sum(1)

@@ -58,7 +58,13 @@ def train(
     json_output: JsonOption = False,
 ) -> None:
     """Train a digits network (linear, mlp, cnn), optionally adversarially, and save it."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
     from rich.table import Table
 
     from hoodwink.models.registry import model_info

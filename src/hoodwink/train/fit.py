@@ -231,7 +231,7 @@ def fit(model: Classifier, data: ImageSet, config: TrainConfig,
                 logits = model(images)
                 loss = F.cross_entropy(logits, labels)
                 optimizer.zero_grad(set_to_none=True)
-                loss.backward()
+                loss.backward()  # type: ignore[no-untyped-call]
                 optimizer.step()
             scheduler.step()
             step += 1

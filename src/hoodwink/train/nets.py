@@ -37,10 +37,10 @@ def digit_labels() -> Labels:
     return Labels.from_names(str(i) for i in range(10))
 
 
-_COMMON = dict(
-    labels=digit_labels, input_size=INPUT_SIZE, mean=MNIST_MEAN, std=MNIST_STD, resize=None,
-    channels=1, interpolation="bilinear", bundled=False,
-)
+_COMMON: dict[str, object] = {
+    "labels": digit_labels, "input_size": INPUT_SIZE, "mean": MNIST_MEAN, "std": MNIST_STD,
+    "resize": None, "channels": 1, "interpolation": "bilinear", "bundled": False,
+}
 
 
 def _positive(**values: int) -> None:
