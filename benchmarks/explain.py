@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import platform
 import statistics
-import time
 from pathlib import Path
 
 import torch
@@ -67,24 +66,23 @@ def main() -> None:
     lines = [
         "# Explanation methods on EfficientNet-Lite0",
         "",
-        f"{len(chosen)} images of `../shared/data/imagenet-samples` (every {stride}th, sorted by name; "
-        f"the model gets {100 * correct:.0f}% of them right), each explained for its true class; "
-        f"deletion/insertion with {args.steps + 1} points (deletion towards a blurred copy, insertion "
-        f"from it). CPU: {platform.processor() or platform.machine()}, "
-        f"{torch.get_num_threads()} torch threads, shared with other jobs, so seconds are upper bounds. "
-        f"Ratios are against the random map (deletion: random / method, insertion: method / random; "
-        f"above 1 is better than random).",
+        (f"{len(chosen)} images of `../shared/data/imagenet-samples` (every {stride}th, sorted by name; "
+         f"the model gets {100 * correct:.0f}% of them right), each explained for its true class; "
+         f"deletion/insertion with {args.steps + 1} points (deletion towards a blurred copy, insertion "
+         f"from it). CPU: {platform.processor() or platform.machine()}, "
+         f"{torch.get_num_threads()} torch threads, shared with other jobs, so seconds are upper bounds. "
+         f"Ratios are against the random map (deletion: random / method, insertion: method / random; "
+         f"above 1 is better than random)."),
         "",
-        "| method | seconds per image (median) | deletion AUC (lower is better) | insertion AUC (higher is better) "
-        "| deletion vs random | insertion vs random | parameters |",
+        ("| method | seconds per image (median) | deletion AUC (lower is better) "
+         "| insertion AUC (higher is better) | deletion vs random | insertion vs random | parameters |"),
         "|---|---:|---:|---:|---:|---:|---|",
     ]
     for name, sec, dele, ins, method in rows:
         params = ", ".join(f"{k}={v}" for k, v in vars(method).items() if k != "batch_size") or "-"
         lines.append(f"| {name} | {sec:.2f} | {dele:.3f} | {ins:.3f} | {base[2] / dele:.2f}x "
                      f"| {ins / base[3]:.2f}x | {params} |")
-    lines += ["", "Command: `python benchmarks/explain.py "
-              f"--images {args.images} --steps {args.steps}`", ""]
+    lines += ["", f"Command: `python benchmarks/explain.py --images {args.images} --steps {args.steps}`", ""]
     text = "\n".join(lines)
     args.out.write_text(text)
     print(text)

@@ -21,7 +21,7 @@ def test_attack_pair_explains_both_images_for_the_clean_class(cnn, images):
     assert pair.clean.targets == pair.adversarial.targets == (int(label),)
     assert pair.clean_prediction == cnn.labels.name(int(label))
     assert pair.adversarial_prediction == cnn.labels.name(int(cnn(adversarial).argmax(-1)))
-    unit = lambda m: m / m.abs().max()  # noqa: E731
+    unit = lambda m: m / m.abs().max()
     torch.testing.assert_close(pair.difference[0], unit(pair.adversarial.maps[0]) - unit(pair.clean.maps[0]))
     assert float(pair.difference.abs().max()) > 0
     same = explain_attack(cnn, clean, clean, "saliency")

@@ -59,8 +59,9 @@ def test_unknown_method_and_class_are_one_line_errors(tiny_cli):
     assert result.exit_code == 1 and "zebra" in result.stderr
 
 
-def test_real_model_gradcam_end_to_end(tmp_path):
-    # the command from the issue, on the bundled EfficientNet-Lite0
+def test_real_model_gradcam_end_to_end(imagenet_model, monkeypatch, tmp_path):
+    # the command from the issue, on the bundled EfficientNet-Lite0 (loaded once per session)
+    monkeypatch.setattr("hoodwink.cli.explain.load_cli_model", lambda name, device, weights: imagenet_model)
     runner = CliRunner()
     plot = tmp_path / "map.png"
     result = runner.invoke(app, ["explain", "chelsea", "--method", "gradcam", "--plot", str(plot),

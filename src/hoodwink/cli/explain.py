@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -20,6 +20,8 @@ from hoodwink.cli.app import (
 from hoodwink.models import DEFAULT_MODEL
 
 if TYPE_CHECKING:
+    import torch
+
     from hoodwink.explain.result import Explanation
 
 
@@ -62,7 +64,7 @@ def explain(
 
     info = method_info(method)
     fields = {f.name for f in dataclasses.fields(info.cls)}
-    params: dict[str, object] = {}
+    params: dict[str, Any] = {}
     if samples is not None and "samples" in fields:
         params["samples"] = samples
     if layer is not None and "layer" in fields:
@@ -120,10 +122,10 @@ def explain(
         console.print(f"figure: {plot}")
 
 
-def _cat(tensors: list[object]) -> object:
+def _cat(tensors: list[torch.Tensor]) -> torch.Tensor:
     import torch
 
-    return torch.cat(tensors)  # type: ignore[arg-type]
+    return torch.cat(tensors)
 
 
 def _table(result: Explanation, title: str) -> None:

@@ -74,7 +74,8 @@ def resolve_layer(model: Classifier, name: str) -> nn.Module:
     modules = dict(model.net.named_modules())
     key = name.removeprefix("net.")
     if key in modules and key:
-        return modules[key]
+        module: nn.Module = modules[key]
+        return module
     close = difflib.get_close_matches(key, [n for n in modules if n], n=3, cutoff=0.5)
     hint = f"; did you mean {', '.join(close)}?" if close else ""
     raise ParameterError(f"no layer {name!r} in {model.name}{hint}")
@@ -104,7 +105,9 @@ class GradCam(Method):
             images, target=targets, relu_attributions=self.relu)
         if cam.dim() != 4:
             raise ParameterError(f"layer {name!r} has no spatial output (shape {tuple(cam.shape)})")
-        return LayerAttribution.interpolate(cam, tuple(images.shape[-2:]), interpolate_mode="bilinear")
+        upsampled: torch.Tensor = LayerAttribution.interpolate(
+            cam, tuple(images.shape[-2:]), interpolate_mode="bilinear")
+        return upsampled
 
     @property
     def signed(self) -> bool:  # type: ignore[override]

@@ -35,8 +35,9 @@ class Saliency(Method):
     def attribute(self, model: Classifier, images: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         from captum.attr import Saliency as CaptumSaliency
 
-        return CaptumSaliency(model).attribute(images.clone().requires_grad_(True),
-                                               target=targets, abs=True)
+        grads: torch.Tensor = CaptumSaliency(model).attribute(
+            images.clone().requires_grad_(True), target=targets, abs=True)
+        return grads
 
 
 @register_method(
@@ -98,9 +99,10 @@ class IntegratedGradients(Method):
     def attribute(self, model: Classifier, images: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         from captum.attr import IntegratedGradients as CaptumIG
 
-        return CaptumIG(model).attribute(
+        attributions: torch.Tensor = CaptumIG(model).attribute(
             images, baselines=self.baseline, target=targets, n_steps=self.steps,
             internal_batch_size=self.batch_size,
         )
+        return attributions
 
     signed = True

@@ -52,8 +52,9 @@ class Occlusion(Method):
         channels, height, width = images.shape[1:]
         window = min(self.window or max(2, min(height, width) // 7), height, width)
         stride = self.stride or max(1, window // 2)
-        return CaptumOcclusion(lambda x: model(x).softmax(-1)).attribute(
+        attributions: torch.Tensor = CaptumOcclusion(lambda x: model(x).softmax(-1)).attribute(
             images, sliding_window_shapes=(channels, window, window), strides=(channels, stride, stride),
             baselines=self.baseline, target=targets,
             perturbations_per_eval=max(1, self.batch_size // len(images)),
         )
+        return attributions

@@ -24,7 +24,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, ClassVar, TypeVar, Union
+from typing import Any, ClassVar, TypeVar
 
 import torch
 
@@ -33,7 +33,7 @@ from hoodwink.explain.result import Explanation
 from hoodwink.models.classifier import Classifier
 
 #: A class by index or name, one for every image, or None for the predicted class.
-Target = Union[int, str, Sequence[Union[int, str]], torch.Tensor, None]
+Target = int | str | Sequence[int | str] | torch.Tensor | None
 
 
 @dataclass(frozen=True)
@@ -200,7 +200,8 @@ def resolve_targets(model: Classifier, images: torch.Tensor, target: Target) -> 
     n = len(images)
     if target is None:
         with torch.no_grad():
-            return model(images).argmax(-1)
+            predicted: torch.Tensor = model(images).argmax(-1)
+        return predicted
     if isinstance(target, torch.Tensor):
         target = target.flatten().tolist()
     if isinstance(target, (int, str)):

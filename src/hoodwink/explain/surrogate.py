@@ -101,7 +101,7 @@ class Lime(_Surrogate):
         from captum._utils.models.linear_model import SkLearnRidge
         from captum.attr import Lime as CaptumLime
 
-        return CaptumLime(forward, interpretable_model=SkLearnRidge(alpha=1.0))  # type: ignore[arg-type]
+        return CaptumLime(forward, interpretable_model=SkLearnRidge(alpha=1.0))
 
 
 @register_method(
@@ -117,4 +117,4 @@ class KernelShap(_Surrogate):
     def _captum(self, forward: object) -> object:
         from captum.attr import KernelShap as CaptumKernelShap
 
-        return CaptumKernelShap(forward)  # type: ignore[arg-type]
+        return CaptumKernelShap(forward)
