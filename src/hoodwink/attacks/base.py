@@ -302,20 +302,17 @@ class GradientAttack:
                 used[idx] = step
             if step == steps:
                 break
-            remaining = ~done if self.early_stop else None
-            if remaining is not None and not bool(remaining.all()):
-                if not bool(remaining.any()):
-                    break
-                grad = torch.autograd.grad(loss.sum(), q_in)[0]
-                backward[idx] += 1
-                keep = remaining.nonzero().flatten()
+            left = int((~done).sum()) if self.early_stop else len(idx)  # the one sync per step
+            if left == 0:
+                break
+            grad = torch.autograd.grad(loss.sum(), q_in)[0]
+            backward[idx] += 1  # every image in the batch went through this backward pass
+            loss = lv
+            if left < len(idx):  # the fooled images leave the batch
+                keep = (~done).nonzero().flatten()
                 idx, x, c, lab, grad = idx[keep], x[keep], c[keep], lab[keep], grad[keep]
                 clean_logits, loss = clean_logits[keep], lv[keep]
                 state = {k: v[keep] for k, v in state.items()}
-            else:
-                grad = torch.autograd.grad(loss.sum(), q_in)[0]
-                backward[idx] += 1
-                loss = lv
             with torch.no_grad():
                 x = self.update(x.detach(), grad, loss=loss, state=state, step=step, clean=c,
                                 threat=threat, step_size=step_size)
