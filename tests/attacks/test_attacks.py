@@ -271,3 +271,19 @@ def test_trick_prepares_any_size_and_names_classes(mlp) -> None:
         trick(mlp, big)
     with pytest.raises(Exception, match="did you mean"):
         trick(mlp, big, into="c55")
+
+
+def test_restarts_of_a_deterministic_attack_start_somewhere_new(mlp, images) -> None:
+    threat = ThreatModel("linf", 3 / 255)
+    goal = Goal.targeted(torch.arange(12) % 10)
+    once = BIM(steps=10)(mlp, images, goal, threat)
+    again = BIM(steps=10, restarts=3)(mlp, images, goal, threat)
+    fooled = once.success
+    assert 0 < int(fooled.sum()) < len(images)
+    assert (again.success >= fooled).all()
+    # the unbroken images were retried from new points, and kept whichever try went furthest
+    assert not torch.equal(again.adversarial[~fooled], once.adversarial[~fooled])
+    with torch.no_grad():
+        before = goal.loss(mlp(once.adversarial), once.goal_classes)[~fooled]
+        after = goal.loss(mlp(again.adversarial), again.goal_classes)[~fooled]
+    assert (after >= before - 1e-6).all()

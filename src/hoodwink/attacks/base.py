@@ -96,7 +96,8 @@ class GradientAttack:
         steps: update steps per run.
         step_size: size of one step (pixel units for linf, length for l2/l1);
             None picks the attack's default from eps.
-        restarts: extra runs, each on the samples not yet fooled only.
+        restarts: extra runs, each on the samples not yet fooled only, each from
+            a new random start in the ball.
         random_start: start each run from a uniform point in the ball.
         seed: seeds every random draw (never the global RNG).
         batch_size: images per batch.
@@ -166,8 +167,9 @@ class GradientAttack:
 
     def start(self, clean: torch.Tensor, threat: ThreatModel, run: int,
               positions: torch.Tensor) -> torch.Tensor:
-        """The first iterate: the clean images, or a uniform point in the ball."""
-        if not self.random_start or threat.eps == 0:
+        """The first iterate: the clean images, or a uniform point in the ball
+        (always for a restart: rerunning a deterministic start would repeat itself)."""
+        if not (self.random_start or run > 0) or threat.eps == 0:
             return clean
         shape = tuple(clean.shape[1:])
         noise = torch.stack([
