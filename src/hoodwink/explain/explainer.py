@@ -97,13 +97,13 @@ def explain_attack(
     if faithfulness:
         a, b = with_faithfulness(model, a), with_faithfulness(model, b)
     return AttackExplanation(
-        clean=a, adversarial=b, difference=_unit(b.maps) - _unit(a.maps),
+        clean=a, adversarial=b, difference=(b.maps - a.maps) / _common_scale(a.maps, b.maps),
         clean_prediction=model.labels.name(int(clean_class[0])),
         adversarial_prediction=model.labels.name(int(adversarial_class[0])),
     )
 
 
-def _unit(maps: torch.Tensor) -> torch.Tensor:
-    """Each map divided by its largest absolute value (a zero map stays zero)."""
-    scale = maps.flatten(1).abs().amax(1).clamp_min(1e-12).view(-1, 1, 1)
-    return maps / scale
+def _common_scale(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """(N, 1, 1): the largest absolute value in either map of each pair (never 0)."""
+    both = torch.cat([a.flatten(1), b.flatten(1)], 1).abs()
+    return both.amax(1).clamp_min(1e-12).view(-1, 1, 1)

@@ -24,6 +24,7 @@ import difflib
 from dataclasses import dataclass
 
 import torch
+from captum.attr import LayerAttribution, LayerGradCam
 from torch import nn
 
 from hoodwink.errors import ParameterError
@@ -98,7 +99,6 @@ class GradCam(Method):
     relu: bool = True
 
     def attribute(self, model: Classifier, images: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        from captum.attr import LayerAttribution, LayerGradCam
 
         name = self.layer or find_target_layer(model, images)
         cam = LayerGradCam(model, resolve_layer(model, name)).attribute(

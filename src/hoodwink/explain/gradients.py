@@ -17,6 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+from captum.attr import IntegratedGradients as CaptumIG
+from captum.attr import NoiseTunnel
+from captum.attr import Saliency as CaptumSaliency
 
 from hoodwink.errors import ParameterError
 from hoodwink.explain.registry import Method, register_method, seeded
@@ -33,7 +36,6 @@ class Saliency(Method):
     """|d logit_target / d pixel|, the largest over the colour channels (one backward pass)."""
 
     def attribute(self, model: Classifier, images: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        from captum.attr import Saliency as CaptumSaliency
 
         grads: torch.Tensor = CaptumSaliency(model).attribute(
             images.clone().requires_grad_(True), target=targets, abs=True)
@@ -64,8 +66,6 @@ class SmoothGrad(Method):
             raise ParameterError(f"smoothgrad: noise must be >= 0, not {self.noise}")
 
     def attribute(self, model: Classifier, images: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        from captum.attr import NoiseTunnel
-        from captum.attr import Saliency as CaptumSaliency
 
         tunnel = NoiseTunnel(CaptumSaliency(model))
         out = []
@@ -97,7 +97,6 @@ class IntegratedGradients(Method):
     baseline: float = 0.0
 
     def attribute(self, model: Classifier, images: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        from captum.attr import IntegratedGradients as CaptumIG
 
         attributions: torch.Tensor = CaptumIG(model).attribute(
             images, baselines=self.baseline, target=targets, n_steps=self.steps,

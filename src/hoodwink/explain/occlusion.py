@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+from captum.attr import Occlusion as CaptumOcclusion
 
 from hoodwink.errors import ParameterError
 from hoodwink.explain.registry import Method, register_method
@@ -47,7 +48,6 @@ class Occlusion(Method):
                 raise ParameterError(f"occlusion: {name} must be at least 1, not {value}")
 
     def attribute(self, model: Classifier, images: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        from captum.attr import Occlusion as CaptumOcclusion
 
         channels, height, width = images.shape[1:]
         window = min(self.window or max(2, min(height, width) // 7), height, width)

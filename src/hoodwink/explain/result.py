@@ -140,8 +140,10 @@ class Explanation:
 class AttackExplanation:
     """Maps of a clean image and its adversarial twin for the same class, and their difference.
 
-    ``difference`` is (adversarial map - clean map) after each map is scaled to
-    a largest absolute value of 1, so it shows where the evidence moved.
+    ``difference`` is (adversarial map - clean map) divided by the largest
+    absolute value in either map, so it lies in [-2, 2] and shows where the
+    evidence for the class was gained or lost; the figure draws both maps on
+    that common scale too.
     """
 
     clean: Explanation

@@ -23,6 +23,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from captum._utils.models.linear_model import SkLearnRidge
+from captum.attr import KernelShap as CaptumKernelShap
+from captum.attr import Lime as CaptumLime
 
 from hoodwink.errors import ParameterError
 from hoodwink.explain.registry import Method, register_method, seeded
@@ -98,8 +101,6 @@ class Lime(_Surrogate):
     """LIME: ridge surrogate (alpha 1, as the original), exponential cosine kernel on the samples."""
 
     def _captum(self, forward: object) -> object:
-        from captum._utils.models.linear_model import SkLearnRidge
-        from captum.attr import Lime as CaptumLime
 
         return CaptumLime(forward, interpretable_model=SkLearnRidge(alpha=1.0))
 
@@ -115,6 +116,5 @@ class KernelShap(_Surrogate):
     """KernelSHAP: the Shapley kernel weights the coalitions; values sum to about p(x) - p(grey)."""
 
     def _captum(self, forward: object) -> object:
-        from captum.attr import KernelShap as CaptumKernelShap
 
         return CaptumKernelShap(forward)

@@ -30,18 +30,19 @@ UNSIGNED_CMAP = "inferno"
 SIGNED_CMAP = "RdBu_r"
 
 
-def _scaled(saliency: torch.Tensor, signed: bool) -> np.ndarray:
-    """The map scaled to [0, 1] (unsigned) or [-1, 1] (signed) by its largest absolute value."""
+def _scaled(saliency: torch.Tensor, signed: bool, scale: float | None = None) -> np.ndarray:
+    """The map scaled to [0, 1] (unsigned) or [-1, 1] (signed) by ``scale`` (default its largest |value|)."""
     array = saliency.detach().float().cpu().numpy()
     if not signed:
         array = array - min(0.0, float(array.min()))
-    scale = float(np.abs(array).max())
+    scale = float(np.abs(array).max()) if scale is None else scale
     return array / scale if scale > 0 else array
 
 
-def show_map(ax: Axes, saliency: torch.Tensor, signed: bool, title: str = "") -> None:
+def show_map(ax: Axes, saliency: torch.Tensor, signed: bool, title: str = "",
+             scale: float | None = None) -> None:
     """Draw a heat map on ``ax``: inferno for relevance, red/blue for signed evidence."""
-    array = _scaled(saliency, signed)
+    array = np.clip(_scaled(saliency, signed, scale), -1, 1)
     ax.imshow(array, cmap=SIGNED_CMAP if signed else UNSIGNED_CMAP,
               vmin=-1.0 if signed else 0.0, vmax=1.0, interpolation="nearest")
     ax.set_xticks([])
@@ -108,9 +109,12 @@ def attack_figure(pair: AttackExplanation, index: int = 0) -> Figure:
     delta = (adv.images[index] - clean.images[index]) * 50 + 0.5
     show_image(axes[0, 2], delta.clamp(0, 1), "perturbation x 50")
     klass = clean.target_names[index]
-    show_map(axes[1, 0], clean.maps[index], clean.signed,
-             f"{clean.method} for {klass}\n({percent(clean.probabilities[index])} on clean)")
-    show_map(axes[1, 1], adv.maps[index], adv.signed,
-             f"{adv.method} for {klass}\n({percent(adv.probabilities[index])} on adversarial)")
-    show_map(axes[1, 2], pair.difference[index], True, "difference (adversarial - clean)\nred gained, blue lost")
+    scale = max(float(clean.maps[index].abs().max()), float(adv.maps[index].abs().max())) or 1.0
+    signed = clean.signed or bool((clean.maps[index] < 0).any() or (adv.maps[index] < 0).any())
+    show_map(axes[1, 0], clean.maps[index], signed,
+             f"{clean.method} for {klass}\n({percent(clean.probabilities[index])} on clean)", scale)
+    show_map(axes[1, 1], adv.maps[index], signed,
+             f"{adv.method} for {klass}\n({percent(adv.probabilities[index])} on adversarial)", scale)
+    show_map(axes[1, 2], pair.difference[index], True,
+             "difference (adversarial - clean), same scale\nred gained, blue lost")
     return fig
