@@ -152,7 +152,7 @@ class DeepFool:
         out, success, out_probs, evaluations = self._to_grid(model, clean, total, labels, goal,
                                                              threat)
         forward += evaluations
-        recorder(used.max().item() + 1 if n else 0, torch.arange(n, device=device), out_probs,
+        recorder(int(used.max()) + 1 if n else 0, torch.arange(n, device=device), out_probs,
                  goal_margin(out_probs.log(), labels, goal.toward),
                  threat.norm_ops.distance(out - clean))
         return Batch(out, success, out_probs, clean_probs, labels, forward, backward, used,

@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ClassVar, Protocol
 
 import torch
 from torch import nn
@@ -102,7 +103,7 @@ class Recorder:
             return None
         rows = self.last + 1
         top1 = self.top1[:rows]
-        ordered = tuple(sorted(set(labels.tolist()) | set(top1[top1 >= 0].unique().tolist())))
+        ordered = tuple(sorted(set(labels.tolist()) | set(top1[top1 >= 0].tolist())))
         if self.probs is not None:
             index = torch.tensor(ordered, dtype=torch.long, device=self.probs.device)
             probs = self.probs[:rows].index_select(2, index)
@@ -126,18 +127,27 @@ class Batch:
     trajectory: Trajectory | None
 
 
-def run_batches(attack: object, model: nn.Module, images: torch.Tensor, goal: Goal | None,
+class MinimalAttack(Protocol):
+    """What :func:`run_batches` reads from a minimal-norm attack."""
+
+    name: ClassVar[str]
+    norms: ClassVar[tuple[str, ...]]
+
+    @property
+    def batch_size(self) -> int: ...
+
+
+def run_batches(attack: MinimalAttack, model: nn.Module, images: torch.Tensor, goal: Goal | None,
                 threat: ThreatModel | None, norm: str,
                 batch_fn: Callable[[torch.Tensor, Goal, ThreatModel], Batch],
                 params: dict[str, object]) -> AttackResult:
     """Validate, quantise, split into ``batch_size`` batches, run ``batch_fn`` and assemble."""
     goal = Goal.untargeted() if goal is None else goal
     images = prepare_images(model, images)
-    norms: tuple[str, ...] = getattr(attack, "norms", (norm,))
     threat = unbounded_threat(norm, images) if threat is None else threat
-    if threat.norm not in norms:
-        raise ParameterError(f"attack {getattr(attack, 'name', '?')!r} supports the norms "
-                             f"{', '.join(norms)}, not {threat.norm!r}")
+    if threat.norm not in attack.norms:
+        raise ParameterError(f"attack {attack.name!r} supports the norms "
+                             f"{', '.join(attack.norms)}, not {threat.norm!r}")
     lo, hi = threat.bounds
     if images.numel() and (float(images.min()) < lo - 1e-6 or float(images.max()) > hi + 1e-6):
         raise ParameterError(f"images must lie inside the bounds {threat.bounds}")
@@ -145,7 +155,7 @@ def run_batches(attack: object, model: nn.Module, images: torch.Tensor, goal: Go
     n = clean.shape[0]
     if goal.classes is not None and len(goal.classes) not in (1, n):
         raise ParameterError(f"the goal has {len(goal.classes)} classes for {n} images")
-    batch_size: int = getattr(attack, "batch_size")
+    batch_size = attack.batch_size
     parts: list[Batch] = []
     for start in range(0, n, batch_size):
         stop = min(n, start + batch_size)
@@ -161,7 +171,7 @@ def run_batches(attack: object, model: nn.Module, images: torch.Tensor, goal: Go
     trajectory = Trajectory.concat(trajectories) if len(trajectories) == len(parts) else None
     clean_probs = cat("clean_probabilities")
     return AttackResult.build(
-        attack=getattr(attack, "name", "?"), params=params, threat=threat, goal=goal,
+        attack=attack.name, params=params, threat=threat, goal=goal,
         names=model_labels(model, clean_probs.shape[1]), original=clean,
         adversarial=cat("adversarial"), goal_classes=cat("labels"), success=cat("success"),
         clean_probabilities=clean_probs, adversarial_probabilities=cat("probabilities"),
