@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import platform
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,9 +33,10 @@ from typing import Any
 import torch
 
 from hoodwink.attacks import Goal, ThreatModel, get_attack
+from hoodwink.models import load_model, read_metadata
 from hoodwink.models.classifier import Classifier
-from hoodwink.train import TrainConfig, load_dataset, train
-from hoodwink.train.data import ImageSet
+from hoodwink.train import TrainConfig, load_dataset, save_trained, train
+from hoodwink.train.data import DataSplit, ImageSet
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / ".." / "shared" / "data" / "mnist"
@@ -91,19 +93,41 @@ def robust_autoattack(model: Classifier, data: ImageSet, eps: float) -> tuple[fl
     return float(float_ok), float(quantized_ok), seconds
 
 
+def trained(name: str, arch: str, config: TrainConfig, split: DataSplit,
+            models: Path | None) -> tuple[Classifier, float, float]:
+    """(model, training seconds, clean accuracy): trained now, or reused from ``models/NAME.safetensors``
+    when an earlier run of this benchmark saved one with the same architecture and config."""
+    path = models / f"{name}.safetensors" if models is not None else None
+    if path is not None and path.is_file():
+        meta = read_metadata(path)
+        training = meta.get("training", {})
+        if meta.get("arch") == arch and training.get("config") == config.to_dict():
+            print(f"{name}: reusing {path} (trained by an earlier run)", flush=True)
+            return load_model(path, device="cpu"), float(training["train_seconds"]), float(training["test_accuracy"])
+    result = train(arch, split, config, device="cpu")
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_trained(result, str(path))
+    return result.model, result.train_seconds, result.test_accuracy
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--epochs", type=int, default=10, help="epochs of plain training")
-    parser.add_argument("--adv-epochs", type=int, default=12, help="epochs of adversarial training")
+    parser.add_argument("--adv-epochs", type=int, default=10, help="epochs of adversarial training")
     parser.add_argument("--train-steps", type=int, default=7, help="PGD steps during training")
     parser.add_argument("--warmup", type=float, default=2.0, help="epochs of eps warm-up (adversarial)")
     parser.add_argument("--subset", type=int, default=100,
                         help="test images for the strongest-attack comparison (AutoAttack is slow)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (1 on a busy machine)")
+    parser.add_argument("--models", type=Path, default=None,
+                        help="keep trained models here and reuse them when the config matches")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
-    torch.set_num_threads(min(2, torch.get_num_threads()))
+    argv = [a for a in sys.argv[1:]]
+    torch.set_num_threads(args.threads)
 
     split = load_dataset(args.data)
     print(split.note)
@@ -120,73 +144,94 @@ def main() -> None:
         ("cnn-pgd", "cnn", f"small CNN, PGD-{args.train_steps} training (eps 0.3)",
          TrainConfig(adversarial="pgd", steps=args.train_steps, **adversarial)),
     ]
-    rows: list[Row] = []
+    report = Report(argv, split.note or "", args.out)
     for name, arch, description, config in setups:
-        result = train(arch, split, config, device="cpu")
-        rows.append(Row(name, description, result.model, result.train_seconds, result.test_accuracy))
-        print(f"{name}: clean {result.test_accuracy:.2%}, trained in {result.train_seconds:.0f} s", flush=True)
-    for row in rows:
+        model, seconds, clean = trained(name, arch, config, split, args.models)
+        report.rows.append(Row(name, description, model, seconds, clean))
+        print(f"{name}: clean {clean:.2%}, trained in {seconds:.0f} s", flush=True)
+    report.write()
+    for row in report.rows:
         if row.name.startswith("cnn"):
             for eps in EPS:
                 row.pgd[eps] = robust_pgd40(row.model, test, eps)
                 print(f"{row.name}: PGD-40 eps {eps}: {row.pgd[eps]:.2%}", flush=True)
+                report.write()
 
     subset = test.subset(0, args.subset)
-    strongest = []
-    for row in rows:
+    report.subset = len(subset)
+    for row in report.rows:
         if row.name not in ("cnn", "cnn-pgd"):
             continue
         for eps in EPS:
             ours, ours_s = robust_ours(row.model, subset, eps)
             theirs = robust_autoattack(row.model, subset, eps)
-            strongest.append((row.name, eps, ours, ours_s, theirs))
+            report.strongest.append((row.name, eps, ours, ours_s, theirs))
             print(f"{row.name} eps {eps}: ours {ours:.2%} ({ours_s:.0f} s), AutoAttack {theirs}", flush=True)
+            report.write()
+    print(report.text())
 
-    lines = [
-        "# Digits benchmark",
-        "",
-        f"MNIST from `../shared/data/mnist`: {split.note}. Robust accuracy is judged on 8-bit images.",
-        f"Machine: {platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}, CPU.",
-        "Command: `.venv-bench/bin/python benchmarks/digits.py"
-        + (f" --subset {args.subset}" if args.subset != 100 else "") + "`",
-        "",
-        "| model | training | train time (s) | clean | PGD-40 eps 0.1 | eps 0.2 | eps 0.3 |",
-        "|---|---|---:|---:|---:|---:|---:|",
-    ]
-    for row in rows:
-        pgd = [f"{row.pgd[e]:.1%}" if e in row.pgd else "" for e in EPS]
-        lines.append(f"| {row.name} | {row.description} | {row.train_seconds:.0f} | {row.clean:.1%} | "
-                     + " | ".join(pgd) + " |")
-    lines += [
-        "",
-        (f"Strongest attacks on the first {len(subset)} test images (robust accuracy: lower means a "
-        "stronger attack). Ours: APGD-CE (100 steps) then targeted APGD (9 target classes) on the "
-        "survivors, every image on the 8-bit grid. torchattacks 3.5 AutoAttack (standard: APGD-CE, "
-        "APGD-T, FAB-T, Square 5000 queries), float images, and the same images rounded to 8 bits."),
-        "",
-        ("| model | eps | ours | ours time (s) | AutoAttack | AutoAttack, 8-bit | AutoAttack time (s) "
-        "| time ratio ours/AA | ours not weaker |"),
-        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
-    ]
-    for name, eps, ours, ours_s, theirs in strongest:
-        if theirs is None:
-            lines.append(f"| {name} | {eps} | {ours:.1%} | {ours_s:.0f} | n/a | n/a | n/a | | |")
-            continue
-        aa, aa8, aa_s = theirs
-        lines.append(f"| {name} | {eps} | {ours:.1%} | {ours_s:.0f} | {aa:.1%} | {aa8:.1%} | {aa_s:.0f} | "
-                     f"{ours_s / aa_s:.2f} | {'yes' if ours <= min(aa, aa8) else 'NO'} |")
-    targets = {r.name: r for r in rows}
-    lines += [
-        "",
-        (f"Targets: MLP >= 95% clean: {targets['mlp'].clean:.1%} "
-        f"({'met' if targets['mlp'].clean >= 0.95 else 'missed'}); "
-        f"PGD-trained CNN >= 80% robust at eps 0.3 (PGD-40): {targets['cnn-pgd'].pgd[0.3]:.1%} "
-        f"({'met' if targets['cnn-pgd'].pgd[0.3] >= 0.8 else 'missed'})."),
-    ]
-    text = "\n".join(lines) + "\n"
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
-    print(text)
+
+@dataclass
+class Report:
+    """The Markdown tables, rewritten after every stage so that a long run leaves its figures behind."""
+
+    argv: list[str]
+    note: str
+    out: Path
+    rows: list[Row] = field(default_factory=list)
+    strongest: list[tuple[str, float, float, float, tuple[float, float, float] | None]] = field(
+        default_factory=list)
+    subset: int = 0
+
+    def text(self) -> str:
+        command = " ".join(["python", "benchmarks/digits.py", *self.argv])
+        lines = [
+            "# Digits benchmark",
+            "",
+            f"MNIST from `../shared/data/mnist`: {self.note}. Robust accuracy is judged on 8-bit images.",
+            (f"CPU ({platform.machine()}), {torch.get_num_threads()} torch threads, torch {torch.__version__}. "
+            f"Command: `.venv-bench/bin/{command}`."),
+            "",
+            "| model | training | train time (s) | clean | PGD-40 eps 0.1 | eps 0.2 | eps 0.3 |",
+            "|---|---|---:|---:|---:|---:|---:|",
+        ]
+        for row in self.rows:
+            pgd = [f"{row.pgd[e]:.1%}" if e in row.pgd else "" for e in EPS]
+            lines.append(f"| {row.name} | {row.description} | {row.train_seconds:.0f} | {row.clean:.1%} | "
+                         + " | ".join(pgd) + " |")
+        if self.strongest:
+            lines += [
+                "",
+                (f"Strongest attacks on the first {self.subset} test images (robust accuracy: lower means "
+                 "a stronger attack). Ours: APGD-CE (100 steps), then targeted APGD (9 target classes) on "
+                 "the survivors, every image on the 8-bit grid. torchattacks' AutoAttack (standard: "
+                 "APGD-CE, APGD-T, FAB-T, Square with 5000 queries) on float images, and the same images "
+                 "rounded to 8 bits."),
+                "",
+                ("| model | eps | ours | ours time (s) | AutoAttack | AutoAttack, 8-bit | AutoAttack "
+                 "time (s) | time ours/AA | ours not weaker |"),
+                "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+            ]
+        for name, eps, ours, ours_s, theirs in self.strongest:
+            if theirs is None:
+                lines.append(f"| {name} | {eps} | {ours:.1%} | {ours_s:.0f} | n/a | n/a | n/a | | |")
+                continue
+            aa, aa8, aa_s = theirs
+            lines.append(f"| {name} | {eps} | {ours:.1%} | {ours_s:.0f} | {aa:.1%} | {aa8:.1%} | "
+                         f"{aa_s:.0f} | {ours_s / aa_s:.2f} | {'yes' if ours <= min(aa, aa8) else 'NO'} |")
+        by_name = {r.name: r for r in self.rows}
+        if "mlp" in by_name:
+            mlp = by_name["mlp"].clean
+            lines += ["", f"Target MLP >= 95% clean: {mlp:.1%} ({'met' if mlp >= 0.95 else 'missed'})."]
+        if "cnn-pgd" in by_name and 0.3 in by_name["cnn-pgd"].pgd:
+            robust = by_name["cnn-pgd"].pgd[0.3]
+            lines += [(f"Target PGD-trained CNN >= 80% robust at eps 0.3 (PGD-40): {robust:.1%} "
+                      f"({'met' if robust >= 0.8 else 'missed'}).")]
+        return "\n".join(lines) + "\n"
+
+    def write(self) -> None:
+        self.out.parent.mkdir(parents=True, exist_ok=True)
+        self.out.write_text(self.text())
 
 
 if __name__ == "__main__":

@@ -51,3 +51,14 @@ def digits_maker():  # type: ignore[no-untyped-def]
 def mnist_writer():  # type: ignore[no-untyped-def]
     """:func:`write_mnist`."""
     return write_mnist
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():  # type: ignore[no-untyped-def]
+    """These models are tiny: one thread is as fast, and immune to a busy machine's stalls."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
