@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 from typing import Any
 
@@ -10,9 +9,7 @@ import pytest
 import torch
 
 from hoodwink.attacks import Goal, ThreatModel, get_attack
-from hoodwink.train import DataSplit, TrainConfig, load_dataset, train
-
-fit_module = importlib.import_module("hoodwink.train.fit")  # (hoodwink.train.fit is also a function)
+from hoodwink.train import DataSplit, TrainConfig, load_dataset, loop, train
 
 
 @pytest.fixture(scope="module")
@@ -42,14 +39,14 @@ def test_adversarial_training_makes_the_network_robust(split: DataSplit) -> None
 
 def test_training_batches_are_attacked_inside_the_ball(split: DataSplit, monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[tuple[float, torch.Tensor, torch.Tensor]] = []
-    original = fit_module._Adversary.__call__
+    original = loop._Adversary.__call__
 
     def spy(self: Any, model: Any, images: torch.Tensor, labels: torch.Tensor, step: int, batches: int) -> torch.Tensor:
         adversarial = original(self, model, images, labels, step, batches)
         seen.append((self.eps_at(step, batches), images, adversarial))
         return adversarial
 
-    monkeypatch.setattr(fit_module._Adversary, "__call__", spy)
+    monkeypatch.setattr(loop._Adversary, "__call__", spy)
     for method in ("fgsm", "pgd"):
         seen.clear()
         config = TrainConfig(epochs=2, batch_size=64, adversarial=method, eps=0.2, steps=2, warmup=1.0)

@@ -7,7 +7,7 @@ Example:
     >>> save_trained(result, "mlp.safetensors")                     # doctest: +SKIP
 """
 
-from hoodwink.train import nets
+from hoodwink.train import loop, nets
 from hoodwink.train.data import (
     DataError,
     DataSplit,
@@ -20,7 +20,7 @@ from hoodwink.train.data import (
     read_idx,
     write_idx,
 )
-from hoodwink.train.fit import (
+from hoodwink.train.loop import (
     ADVERSARIAL,
     EpochStats,
     TrainConfig,
@@ -35,5 +35,5 @@ from hoodwink.train.fit import (
 __all__ = [
     "ADVERSARIAL", "DataError", "DataSplit", "EpochStats", "ImageSet", "TrainConfig", "TrainResult",
     "accuracy", "build", "download_mnist", "export_pngs", "fit", "load_dataset", "load_image_folder",
-    "load_mnist", "nets", "read_idx", "save_trained", "train", "write_idx",
+    "load_mnist", "loop", "nets", "read_idx", "save_trained", "train", "write_idx",
 ]

@@ -49,7 +49,7 @@ def _positive(**values: int) -> None:
             raise ParameterError(f"{name} must be at least 1, not {value}")
 
 
-@register_model("linear", description="linear softmax classifier, 784 -> 10 (train it: hoodwink train)",
+@register_model("linear", description="linear softmax classifier, 784 -> 10",
                 **{**_COMMON, "mean": (0.0,), "std": (1.0,)})
 def linear(pretrained: bool = False, classes: int = 10) -> nn.Module:
     """One weight template per class: logits = W x + b, on raw pixels, starting from zero.
@@ -64,7 +64,7 @@ def linear(pretrained: bool = False, classes: int = 10) -> nn.Module:
     return nn.Sequential(nn.Flatten(), layer)
 
 
-@register_model("mlp", description="2-layer dense net, 784 -> 512 ReLU -> 10 (train it: hoodwink train)",
+@register_model("mlp", description="2-layer dense net, 784 -> 512 ReLU -> 10",
                 **_COMMON)
 def mlp(pretrained: bool = False, hidden: int = 512, classes: int = 10) -> nn.Module:
     """The lecture's 2-layer dense network."""
@@ -72,8 +72,7 @@ def mlp(pretrained: bool = False, hidden: int = 512, classes: int = 10) -> nn.Mo
     return nn.Sequential(nn.Flatten(), nn.Linear(PIXELS, hidden), nn.ReLU(), nn.Linear(hidden, classes))
 
 
-@register_model("cnn", description="small CNN: 2x (5x5 conv, ReLU, max-pool), dense 128, 10 "
-                "(train it: hoodwink train)", **_COMMON)
+@register_model("cnn", description="small CNN: 2x (5x5 conv, ReLU, max-pool), dense 128, 10", **_COMMON)
 def cnn(pretrained: bool = False, width: int = 32, hidden: int = 128, classes: int = 10) -> nn.Module:
     """conv(1->width) pool conv(width->2*width) pool dense(hidden) dense(classes)."""
     _positive(width=width, hidden=hidden, classes=classes)
