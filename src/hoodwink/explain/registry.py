@@ -12,7 +12,7 @@ Example:
     >>> get_method("gradcm")
     Traceback (most recent call last):
     ...
-    hoodwink.errors.ParameterError: unknown method 'gradcm'; did you mean gradcam?
+    hoodwink.errors.ParameterError: unknown method 'gradcm'; did you mean gradcam, random, smoothgrad?
 """
 
 from __future__ import annotations
