@@ -72,20 +72,22 @@ class Method(ABC):
             target: class index or name for every image, one per image, or None.
             names: names of the images for reports.
         """
+        from hoodwink.predict import probabilities
+
         x, names = as_batch(model, images, names)
-        targets = resolve_targets(model, x, target)
+        probs = probabilities(model, x, batch_size=self.batch_size)
+        targets = resolve_targets(model, probs, target).to(x.device)
         start = time.perf_counter()
         parts = [self.attribute(model, x[i : i + self.batch_size], targets[i : i + self.batch_size])
                  for i in range(0, len(x), self.batch_size)]
         attributions = torch.cat(parts).detach()
         seconds = time.perf_counter() - start
-        with torch.no_grad():
-            probs = model(x).float().softmax(-1).gather(1, targets[:, None])[:, 0]
+        chosen = probs.gather(1, targets.cpu()[:, None])[:, 0]
         return Explanation(
             method=self.name, images=x.detach().cpu(), attributions=attributions.cpu(),
             maps=self.reduce(attributions).float().cpu(), targets=tuple(int(t) for t in targets),
             target_names=tuple(model.labels.name(int(t)) for t in targets),
-            probabilities=tuple(float(p) for p in probs), signed=self.signed, seconds=seconds,
+            probabilities=tuple(float(p) for p in chosen), signed=self.signed, seconds=seconds,
             names=tuple(names), parameters=dataclasses.asdict(self),
         )
 
@@ -195,20 +197,21 @@ def as_batch(model: Classifier, images: Any, names: Sequence[str] = ()) -> tuple
     return x.detach(), list(names)
 
 
-def resolve_targets(model: Classifier, images: torch.Tensor, target: Target) -> torch.Tensor:
-    """One class index per image: the prediction when ``target`` is None."""
-    n = len(images)
+def resolve_targets(model: Classifier, probabilities: torch.Tensor, target: Target) -> torch.Tensor:
+    """One class index per image (N, on the CPU): the prediction when ``target`` is None.
+
+    ``probabilities`` is the model's (N, classes) output for the images.
+    """
+    n = len(probabilities)
     if target is None:
-        with torch.no_grad():
-            predicted: torch.Tensor = model(images).argmax(-1)
-        return predicted
+        return probabilities.argmax(-1)
     if isinstance(target, torch.Tensor):
         target = target.flatten().tolist()
     if isinstance(target, (int, str)):
         target = [target] * n
     if len(target) != n:
         raise ParameterError(f"{len(target)} targets for {n} images")
-    return torch.tensor([model.labels.find(t) for t in target], device=images.device)
+    return torch.tensor([model.labels.find(t) for t in target])
 
 
 @contextmanager
