@@ -5,8 +5,10 @@ Example:
     >>> model = hoodwink.load_model()                       # EfficientNet-Lite0, offline
     >>> hoodwink.predict(model, "chelsea")[0].top1.name     # doctest: +SKIP
     'tiger cat'
+    >>> result = hoodwink.trick(model, "chelsea", into="vulture")          # doctest: +SKIP
 """
 
+from hoodwink.attacks import AttackResult, trick
 from hoodwink.errors import (
     ClassNotFoundError,
     HoodwinkError,
@@ -29,8 +31,8 @@ from hoodwink.predict import ImagePredictions, Prediction, predict
 __version__ = "0.1.0"
 
 __all__ = [
-    "ClassNotFoundError", "Classifier", "HoodwinkError", "ImageError", "ImagePredictions",
-    "Labels", "ModelError", "ParameterError", "Prediction", "__version__", "imagenet_labels",
-    "list_models", "load_image", "load_images", "load_model", "predict", "quantize",
-    "save_image", "save_model", "wrap",
+    "AttackResult", "ClassNotFoundError", "Classifier", "HoodwinkError", "ImageError",
+    "ImagePredictions", "Labels", "ModelError", "ParameterError", "Prediction", "__version__",
+    "imagenet_labels", "list_models", "load_image", "load_images", "load_model", "predict",
+    "quantize", "save_image", "save_model", "trick", "wrap",
 ]

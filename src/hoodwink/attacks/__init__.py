@@ -14,12 +14,11 @@ Example:
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-
 from hoodwink.attacks.apgd import APGD, APGDCE, APGDDLR, APGDT, dlr_loss, dlr_targeted_loss
 from hoodwink.attacks.base import GradientAttack
 from hoodwink.attacks.bim import BIM
+from hoodwink.attacks.cw import CarliniWagnerL2
+from hoodwink.attacks.deepfool import DeepFool
 from hoodwink.attacks.fgsm import FGSM
 from hoodwink.attacks.goals import Goal
 from hoodwink.attacks.mifgsm import MIFGSM
@@ -35,15 +34,9 @@ from hoodwink.attacks.result import AttackResult, Trajectory
 from hoodwink.attacks.threat import NORMS, ThreatModel, parse_eps
 from hoodwink.attacks.trick import trick
 
-# Attacks written in modules of their own register themselves when imported.
-OPTIONAL_MODULES = ("cw", "deepfool")
-for _module in OPTIONAL_MODULES:
-    if importlib.util.find_spec(f"hoodwink.attacks.{_module}") is not None:
-        importlib.import_module(f"hoodwink.attacks.{_module}")
-
 __all__ = [
     "APGD", "APGDCE", "APGDDLR", "APGDT", "BIM", "FGSM", "MIFGSM", "NORMS", "PGD",
-    "AttackInfo", "AttackResult", "Goal", "GradientAttack", "ThreatModel", "Trajectory",
+    "AttackInfo", "AttackResult", "CarliniWagnerL2", "DeepFool", "Goal", "GradientAttack", "ThreatModel", "Trajectory",
     "attack_info", "dlr_loss", "dlr_targeted_loss", "get_attack", "list_attacks", "parse_eps",
     "register_attack", "trick",
 ]

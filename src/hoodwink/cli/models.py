@@ -37,8 +37,8 @@ def models(
     table = Table(show_edge=False)
     for column in ("name", "input", "classes", "weights", "description"):
         table.add_column(column)
-    for row in rows:
-        h, w = row["input_size"]
-        table.add_row(row["name"], f"{row['channels']}x{h}x{w}", str(row["classes"]), row["weights"],
-                      row["description"])
+    for info, row in zip(infos, rows):
+        h, w = info.input_size
+        table.add_row(info.name, f"{info.channels}x{h}x{w}", str(row["classes"]), str(row["weights"]),
+                      info.description)
     console.print(table)

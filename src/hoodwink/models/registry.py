@@ -312,7 +312,7 @@ def _load_timm(name: str, device: str | torch.device | None) -> Classifier:
     labels = imagenet_labels() if getattr(net, "num_classes", 1000) == 1000 else Labels.from_names(
         str(i) for i in range(net.num_classes))
     model = Classifier(net, labels, input_size=(int(size[0]), int(size[1])), mean=cfg["mean"],
-                       std=cfg["std"], resize=int(round(size[0] / crop)),
+                       std=cfg["std"], resize=round(size[0] / crop),
                        interpolation=str(cfg.get("interpolation", "bicubic")), name=f"timm:{name}")
     return model.to(resolve_device(device))
 
