@@ -103,6 +103,22 @@ def test_attack_writes_one_png_per_image_and_a_summary(tiny, mlp, images, tmp_pa
     assert doc["success_rate"] == 1.0
 
 
+def test_attack_plot_draws_the_images_and_a_bad_plot_path_stops_before_any_work(
+        tiny, images, tmp_path: Path) -> None:
+    for i in range(3):
+        save_image(images[i], tmp_path / f"img{i}.png")
+    plot, out = tmp_path / "grid.png", tmp_path / "out"
+    files = [str(tmp_path / f"img{i}.png") for i in range(3)]
+    args = ["attack", *files, "--attack", "fgsm", "--eps", "0.1", "--json", "--out-dir", str(out)]
+    result = runner.invoke(app, [*args, "--plot", str(plot)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["plot"] == str(plot)
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    bad = runner.invoke(app, [*args[:-1], str(tmp_path / "other"), "--plot", str(tmp_path / "grid.jpg")])
+    assert bad.exit_code == 1 and ".png" in bad.stderr
+    assert not (tmp_path / "other").exists() and not (tmp_path / "grid.jpg").exists()
+
+
 def test_attack_list_names_every_attack() -> None:
     result = runner.invoke(app, ["attack", "--list", "--json"])
     assert result.exit_code == 0

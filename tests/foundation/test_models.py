@@ -195,3 +195,12 @@ def test_batch_equals_one_by_one(imagenet_model: Classifier) -> None:
     for a, b in zip(together, alone):
         assert a.top1.index == b.top1.index
         assert a.top1.probability == pytest.approx(b.top1.probability, abs=1e-4)
+
+
+def test_trick_is_part_of_the_curated_api() -> None:
+    import hoodwink
+    import hoodwink.attacks
+
+    assert hoodwink.trick is hoodwink.attacks.trick
+    assert hoodwink.AttackResult is hoodwink.attacks.AttackResult
+    assert set(hoodwink.__all__) <= set(dir(hoodwink))

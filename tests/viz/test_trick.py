@@ -9,7 +9,7 @@ from hoodwink.errors import ParameterError
 from hoodwink.models import Classifier
 from hoodwink.predict import Prediction
 from hoodwink.viz.common import percent
-from hoodwink.viz.trick import perturbation_pictures, trick_figure, trick_panel
+from hoodwink.viz.trick import perturbation_pictures, trick_figure, trick_grid, trick_panel
 
 VELVET = (Prediction(885, "velvet", 0.27), Prediction(700, "paper towel", 0.04))
 TOWEL = (Prediction(700, "paper towel", 0.9), Prediction(885, "velvet", 0.01))
@@ -79,3 +79,35 @@ def test_trick_figure_picks_one_sample_of_a_batch(linear_model: Classifier, imag
                                result.original[2].permute(1, 2, 0).numpy(), atol=1e-6)
     with pytest.raises(ParameterError, match="out of range"):
         trick_figure(result, index=3)
+
+
+def test_trick_grid_has_one_row_per_image_with_its_verdict(linear_model: Classifier, image: torch.Tensor) -> None:
+    images = torch.stack([image, image.flip(1), image.flip(2)])
+    result = get_attack("bim", steps=1, step_size=1 / 255)(linear_model, images, Goal.targeted(2),
+                                                           ThreatModel("linf", 1 / 255))
+    rows = [result[i] for i in range(len(result))]
+    fig = trick_grid(rows, names=["a.png", "b.png", "c.png"])
+    assert len(fig.axes) == 9
+    for i, row in enumerate(rows):
+        original, magnified, adversarial = fig.axes[3 * i: 3 * i + 3]
+        assert original.get_title().splitlines()[0] == "abc"[i] + ".png"
+        np.testing.assert_allclose(np.asarray(original.images[0].get_array()),
+                                   row.original[0].permute(1, 2, 0).numpy(), atol=1e-6)
+        np.testing.assert_allclose(np.asarray(adversarial.images[0].get_array()),
+                                   row.adversarial[0].permute(1, 2, 0).numpy(), atol=1e-6)
+        verdict = adversarial.get_title().splitlines()[0]
+        assert verdict == ("fooled" if bool(row.success[0]) else "not fooled")
+        assert adversarial.get_title().splitlines()[1].startswith(row.adversarial_predictions[0][0].name)
+        assert "x50" in magnified.get_title()
+    with pytest.raises(ParameterError, match="one sample per row"):
+        trick_grid([result])
+    with pytest.raises(ParameterError, match="2 names for 3 images"):
+        trick_grid(rows, names=["a", "b"])
+
+
+def test_attack_result_shows_itself_in_jupyter(linear_model: Classifier, image: torch.Tensor) -> None:
+    one = trick(linear_model, image, into="ostrich", eps=32 / 255, steps=30)
+    batch = get_attack("bim", steps=2)(linear_model, torch.stack([image, image.flip(1)]), Goal.targeted(2),
+                                       ThreatModel("linf", 8 / 255))
+    for result in (one, batch):
+        assert result._repr_png_()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -217,6 +217,16 @@ class AttackResult:
             trajectory=None if self.trajectory is None else self.trajectory.select(i),
         )
 
+    def _repr_png_(self) -> bytes:
+        """The trick in pictures, inline in Jupyter: the four-panel trick for one image,
+        a row per image (at most 8) for a batch."""
+        from hoodwink.viz.common import figure_png
+        from hoodwink.viz.trick import trick_figure, trick_grid
+
+        if len(self) == 1:
+            return figure_png(trick_figure(self))
+        return figure_png(trick_grid([self[i] for i in range(min(len(self), 8))]))
+
     @property
     def perturbation(self) -> torch.Tensor:
         """(N, C, H, W) ``adversarial - original``."""

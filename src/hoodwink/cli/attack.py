@@ -23,6 +23,9 @@ from hoodwink.cli.app import (
 from hoodwink.errors import HoodwinkError, ImageError
 from hoodwink.models import DEFAULT_MODEL
 
+#: Images drawn by ``--plot`` (the first ones): a figure of hundreds of rows helps nobody.
+PLOT_ROWS = 8
+
 
 def _list_table() -> Table:
     from hoodwink.attacks import list_attacks
@@ -67,6 +70,8 @@ def attack(
     model: ModelOption = DEFAULT_MODEL,
     weights: Annotated[str | None, typer.Option(help="Weights file for --model's architecture.")] = None,
     device: DeviceOption = None,
+    plot: Annotated[Path | None, typer.Option(
+        "--plot", help="Save original | perturbation x50 | adversarial, one row per image (at most 8), as PNG.")] = None,
     list_: Annotated[bool, typer.Option("--list", help="List the attacks and exit.")] = False,
     json_output: JsonOption = False,
 ) -> None:
@@ -92,7 +97,11 @@ def attack(
     from hoodwink.attacks.threat import parse_eps
     from hoodwink.cli.trick import _positive
     from hoodwink.images import load_images, save_image
+    from hoodwink.viz.common import check_png_path, save_figure
+    from hoodwink.viz.trick import trick_grid
 
+    if plot is not None:
+        check_png_path(plot)
     eps_value = parse_eps(eps, upper=1.0 if norm == "linf" else None)
     size = None if step_size is None else _positive(step_size, "--step-size")
     algorithm = get_attack(attack_name, steps=steps, step_size=size, restarts=restarts,
@@ -132,6 +141,10 @@ def attack(
     tmp = summary.with_name(f".summary.json.tmp{os.getpid()}")
     tmp.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     tmp.replace(summary)
+    if plot is not None:
+        rows = [r[i] for r in results for i in range(len(r))][:PLOT_ROWS]
+        save_figure(trick_grid(rows, names=[n.name for n in named[:PLOT_ROWS]]), plot)
+        doc["plot"] = str(plot)
     if json_output:
         print_json(doc)
         return

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
 import math
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -23,6 +22,9 @@ from hoodwink.cli.app import (
 from hoodwink.errors import ImageError
 from hoodwink.models import DEFAULT_MODEL
 
+if TYPE_CHECKING:
+    from hoodwink.attacks.result import AttackResult
+
 
 def check_png(path: Path | None, what: str = "--out") -> None:
     """Fail before any work when an output file could not be written."""
@@ -32,24 +34,6 @@ def check_png(path: Path | None, what: str = "--out") -> None:
         raise ImageError(f"{what} {path}: images are saved as .png (lossless 8-bit)")
     if not path.parent.exists():
         raise ImageError(f"{what} {path}: directory {path.parent} does not exist")
-
-
-def save_plot(result: object, path: Path) -> Path:
-    """Draw the trick figure when the viz module is there."""
-    from hoodwink.errors import HoodwinkError
-
-    if importlib.util.find_spec("hoodwink.viz.trick") is None:
-        raise HoodwinkError("--plot needs hoodwink.viz.trick, which is not installed")
-    from hoodwink.viz.trick import trick_figure
-
-    figure = trick_figure(result)  # type: ignore[arg-type]
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    try:
-        figure.savefig(tmp, dpi=120)
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
 
 
 @app.command()
@@ -80,11 +64,14 @@ def trick(
     from hoodwink.attacks.trick import make_goal
     from hoodwink.attacks.trick import trick as run_trick
     from hoodwink.images import load_image, save_image
+    from hoodwink.viz.common import check_png_path, save_figure
+    from hoodwink.viz.trick import trick_figure
 
     eps_value = parse_eps(eps, upper=1.0 if norm == "linf" else None)
     size = None if step_size is None else _positive(step_size, "--step-size")
     check_png(out)
-    check_png(plot, "--plot")
+    if plot is not None:
+        check_png_path(plot)
     pixels = load_image(image)
     classifier = load_cli_model(model, device, weights)
     make_goal(classifier.labels, into=into, away=away, less_like=less_like, more_like=more_like)
@@ -93,7 +80,7 @@ def trick(
                        confidence=confidence, seed=seed, restarts=restarts)
     saved = str(save_image(result.adversarial[0], out)) if out is not None else None
     if plot is not None:
-        save_plot(result, plot)
+        save_figure(trick_figure(result), plot)
     if json_output:
         doc = {"image": image, **result.header_dict(), **result.sample_dict(0), "out": saved,
                "plot": None if plot is None else str(plot)}
@@ -115,10 +102,7 @@ def _positive(text: str, what: str) -> float:
     return value
 
 
-def _show(result: object, image: str, saved: str | None) -> None:
-    from hoodwink.attacks.result import AttackResult
-
-    assert isinstance(result, AttackResult)
+def _show(result: AttackResult, image: str, saved: str | None) -> None:
     sample = result.sample_dict(0, top=3)
     table = Table(title=f"{image}: {result.goal.describe(result.names)} ({result.attack})",
                   title_justify="left", show_edge=False)

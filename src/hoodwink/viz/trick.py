@@ -102,6 +102,44 @@ def trick_figure(result: AttackResult, index: int = 0, *, magnify: float = 50.0,
     )
 
 
+def trick_grid(samples: Sequence[AttackResult], *, names: Sequence[str] | None = None,
+               magnify: float = 50.0, top: int = 1) -> Figure:
+    """One row per image: original | perturbation x``magnify`` | adversarial.
+
+    The many-image view of :func:`trick_panel` (``hoodwink attack --plot`` and a
+    batch result in Jupyter). The adversarial image is titled with its top class
+    and whether it fooled the network.
+
+    Args:
+        samples: one-sample results (``result[i]``), one row each.
+        names: optional row names (file names), written above the original.
+
+    Example:
+        >>> result = get_attack("pgd")(model, images)                    # doctest: +SKIP
+        >>> save_figure(trick_grid([result[i] for i in range(4)]), "grid.png")  # doctest: +SKIP
+    """
+    if not samples:
+        raise ParameterError("no images to draw")
+    if names is not None and len(names) != len(samples):
+        raise ParameterError(f"{len(names)} names for {len(samples)} images")
+    if magnify <= 0:
+        raise ParameterError(f"magnify must be positive, not {magnify}")
+    fig = new_figure(7.5, 2.7 * len(samples))
+    axes = fig.subplots(len(samples), 3, squeeze=False)
+    for row, (ax, sample) in enumerate(zip(axes, samples)):
+        if len(sample) != 1:
+            raise ParameterError(f"row {row}: one sample per row (result[i]), not {len(sample)}")
+        original, adversarial = sample.original[0], sample.adversarial[0]
+        magnified, _ = perturbation_pictures(original, adversarial, magnify)
+        name = f"{names[row]}\n" if names is not None else ""
+        verdict = "fooled" if bool(sample.success[0]) else "not fooled"
+        show_image(ax[0], original, name + describe_top(sample.predictions(adversarial=False, top=top)[0], top))
+        show_image(ax[1], magnified, f"perturbation x{magnify:g}\nmax change {pixels(float(sample.linf[0]))}")
+        show_image(ax[2], adversarial,
+                   f"{verdict}\n" + describe_top(sample.predictions(adversarial=True, top=top)[0], top))
+    return fig
+
+
 def attack_title(sample: AttackResult) -> str:
     """``"bim, targeted: vulture, eps 8/255, 6 steps: success"`` for a one-sample result."""
     steps = int(sample.steps[0])
