@@ -61,6 +61,18 @@ def test_trick_turns_a_digit_into_a_3(trained: tuple[Path, dict, str]) -> None:
     assert json.loads(read_back.stdout)[0]["predictions"][0]["name"] == "3"
 
 
+def test_architecture_and_augmentation_options_reach_the_saved_file(mnist_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "cnn.safetensors"
+    result = runner.invoke(app, ["train", "cnn", "--data", str(mnist_dir), "--out", str(out), "--epochs", "1",
+                                 "--width", "4", "--hidden", "16", "--augment", "2", "--json"])
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["config"]["augment"] == 2
+    meta = read_metadata(out)
+    assert meta["options"] == {"width": 4, "hidden": 16} and meta["training"]["config"]["augment"] == 2
+    net = load_model(out, device="cpu").net
+    assert net[0].out_channels == 4 and net[-1].in_features == 16
+
+
 def test_linear_templates_picture(mnist_dir: Path, tmp_path: Path) -> None:
     result = runner.invoke(app, ["train", "linear", "--data", str(mnist_dir), "--out", str(tmp_path / "l.safetensors"),
                                  "--epochs", "1", "--templates", str(tmp_path / "t.png")])
@@ -80,6 +92,8 @@ def test_linear_templates_picture(mnist_dir: Path, tmp_path: Path) -> None:
         (["mlp", "--eps", "abc"], "eps must be a number"),
         (["mlp", "--split", "10-5"], "--split must look like 8000/2000"),
         (["cnn", "--templates", "t.png"], "weight templates of a linear classifier, not of 'cnn'"),
+        (["mlp", "--width", "8"], "--width is an option of the cnn, not of 'mlp'"),
+        (["linear", "--hidden", "8"], "--hidden is an option of mlp and cnn, not of 'linear'"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_1(mnist_dir: Path, tmp_path: Path, args: list[str], message: str) -> None:

@@ -92,7 +92,7 @@ def test_user_classes_from_an_image_folder_are_kept(tmp_path: Path) -> None:
     ("kwargs", "message"),
     [({"epochs": 0}, "at least 1"), ({"lr": -1.0}, "lr must be positive"),
      ({"adversarial": "cw"}, "unknown adversarial training 'cw'"), ({"eps": 1.5}, r"eps must be in \[0, 1\]"),
-     ({"epochs": 2, "warmup": 3.0}, "warmup")],
+     ({"epochs": 2, "warmup": 3.0}, "warmup"), ({"augment": -1}, "augment"), ({"augment": 9}, "augment")],
 )
 def test_bad_configs(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(ParameterError, match=message):

@@ -1,4 +1,5 @@
-"""``hoodwink train ARCH --data DIR [--epochs N] [--adversarial fgsm|pgd --eps E] [--seed S] --out FILE [--json]``"""
+"""``hoodwink train ARCH --data DIR [--epochs N] [--adversarial fgsm|pgd --eps E] [--augment PX] [--hidden H]
+[--seed S] --out FILE [--json]``"""
 
 from __future__ import annotations
 
@@ -43,6 +44,12 @@ def train(
     step_size: Annotated[str | None, typer.Option(
         help="Attack step size (default 2.5*eps/steps for PGD, 1.25*eps for FGSM).")] = None,
     warmup: Annotated[float, typer.Option(min=0, help="Epochs over which eps grows from 0.")] = 0.0,
+    augment: Annotated[int, typer.Option(
+        min=0, help="Data augmentation: random shifts of up to this many pixels (0: none; 2 suits MNIST).")] = 0,
+    width: Annotated[int | None, typer.Option(
+        min=1, help="cnn: channels of the first conv layer (the second has twice as many; default 32).")] = None,
+    hidden: Annotated[int | None, typer.Option(
+        min=1, help="mlp, cnn: hidden dense units (default 512 for mlp, 128 for cnn; Madry et al.: 1024).")] = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Images per training step.")] = 128,
     lr: Annotated[float | None, typer.Option(
         help="Adam learning rate, cosine decay to 0 (default 0.01 for linear, 0.001 otherwise).")] = None,
@@ -83,8 +90,17 @@ def train(
     config = TrainConfig(
         epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, adversarial=adversarial,
         eps=_parse_eps(eps), steps=steps, step_size=None if step_size is None else _parse_eps(step_size),
-        warmup=warmup,
+        warmup=warmup, augment=augment,
     )
+    options: dict[str, Any] = {}
+    if width is not None:
+        if arch != "cnn":
+            raise ParameterError(f"--width is an option of the cnn, not of {arch!r}")
+        options["width"] = width
+    if hidden is not None:
+        if arch not in ("mlp", "cnn"):
+            raise ParameterError(f"--hidden is an option of mlp and cnn, not of {arch!r}")
+        options["hidden"] = hidden
     dataset = load_dataset(data, split=_parse_split(split), seed=seed)
     if dataset.note:
         err_console.print(f"[yellow]note:[/] {dataset.note}", highlight=False)
@@ -99,7 +115,7 @@ def train(
         def report(step: int, total: int, loss: float, accuracy: float) -> None:
             bar.update(task, completed=step, total=total, loss=loss, accuracy=accuracy)
 
-        result = run_train(arch, dataset, config, device=device, progress=report)
+        result = run_train(arch, dataset, config, options=options or None, device=device, progress=report)
     save_trained(result, str(out))
     written = [str(p) for p in export_pngs(dataset.test, samples, count=sample_count)] if samples else []
     if templates is not None:

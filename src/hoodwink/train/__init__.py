@@ -17,6 +17,7 @@ from hoodwink.train.data import (
     load_dataset,
     load_image_folder,
     load_mnist,
+    random_shift,
     read_idx,
     write_idx,
 )
@@ -35,5 +36,5 @@ from hoodwink.train.loop import (
 __all__ = [
     "ADVERSARIAL", "DataError", "DataSplit", "EpochStats", "ImageSet", "TrainConfig", "TrainResult",
     "accuracy", "build", "download_mnist", "export_pngs", "fit", "load_dataset", "load_image_folder",
-    "load_mnist", "loop", "nets", "read_idx", "save_trained", "train", "write_idx",
+    "load_mnist", "loop", "nets", "random_shift", "read_idx", "save_trained", "train", "write_idx",
 ]

@@ -57,6 +57,8 @@ MNIST_MIRRORS: tuple[str, ...] = (
 )
 #: The split used when a folder holds only the 10,000 test images.
 TEST_ONLY_SPLIT = (8000, 2000)
+#: The largest random translation :func:`random_shift` (``TrainConfig.augment``) allows, in pixels.
+MAX_SHIFT = 8
 DOWNLOAD_TIMEOUT_S = 60.0
 
 # IDX type codes -> numpy dtypes (big-endian on disk).
@@ -108,6 +110,33 @@ class DataSplit:
 
 
 # --- IDX ----------------------------------------------------------------------
+
+def random_shift(images: torch.Tensor, max_shift: int, generator: torch.Generator) -> torch.Tensor:
+    """Translate each image by its own random (dy, dx), each in [-max_shift, max_shift], filling with 0.
+
+    Data augmentation for small training sets (random translations, as in LeCun et al. 1998's
+    distortions and Madry et al. 2018's CIFAR recipe of pad-and-crop): the image is padded by
+    ``max_shift`` black pixels and a shifted window of the original size is cut out. The
+    shifts are drawn from ``generator``, so a seeded run sees the same batches. Values stay
+    in the input range; labels are unchanged.
+
+    Args:
+        images: (N, C, H, W) batch.
+        max_shift: largest shift in pixels (0 returns the batch as is).
+        generator: a CPU ``torch.Generator`` for the shifts.
+    """
+    if max_shift <= 0:
+        return images
+    n, _, height, width = images.shape
+    shifts = torch.randint(-max_shift, max_shift + 1, (n, 2), generator=generator)
+    padded = F.pad(images, (max_shift, max_shift, max_shift, max_shift))
+    rows = torch.arange(height)[None, :] + max_shift + shifts[:, :1].to(images.device)
+    cols = torch.arange(width)[None, :] + max_shift + shifts[:, 1:].to(images.device)
+    batch = torch.arange(n, device=images.device)[:, None, None]
+    # advanced indices around a slice put their dimensions first: (N, H, W, C)
+    window = padded[batch, :, rows[:, :, None], cols[:, None, :]]
+    return window.permute(0, 3, 1, 2).contiguous()
+
 
 def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
     """Read an IDX file (gzipped or not; detected from its first bytes).

@@ -38,7 +38,7 @@ from hoodwink.errors import ParameterError
 from hoodwink.models.classifier import Classifier
 from hoodwink.models.labels import Labels
 from hoodwink.models.registry import model_info, resolve_device
-from hoodwink.train.data import DIGITS, DataSplit, ImageSet
+from hoodwink.train.data import DIGITS, MAX_SHIFT, DataSplit, ImageSet, random_shift
 
 #: Adversarial training methods (see the module docstring).
 ADVERSARIAL = ("fgsm", "pgd")
@@ -61,6 +61,9 @@ class TrainConfig:
         steps: PGD steps during training (FGSM: always one).
         step_size: per-step size; default ``2.5 * eps / steps`` for PGD and ``1.25 * eps`` for FGSM.
         warmup: epochs over which eps grows linearly from 0 (helps a large eps get started).
+        augment: data augmentation, random translations of up to this many pixels (0: none); each
+            training image is shifted anew every epoch (:func:`hoodwink.train.data.random_shift`),
+            before the attack when training adversarially.
     """
 
     epochs: int = 10
@@ -72,6 +75,7 @@ class TrainConfig:
     steps: int = 7
     step_size: float | None = None
     warmup: float = 0.0
+    augment: int = 0
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1 or self.steps < 1:
@@ -88,6 +92,9 @@ class TrainConfig:
             raise ParameterError(f"step_size must be positive, not {self.step_size}")
         if not 0 <= self.warmup <= self.epochs:
             raise ParameterError(f"warmup must be between 0 and epochs ({self.epochs}), not {self.warmup}")
+        if not 0 <= self.augment <= MAX_SHIFT:
+            raise ParameterError(f"augment (random shift in pixels) must be between 0 and {MAX_SHIFT}, "
+                                 f"not {self.augment}")
 
     def attack_step_size(self, eps: float) -> float:
         """The step size used at radius ``eps``."""
@@ -223,7 +230,10 @@ def fit(model: Classifier, data: ImageSet, config: TrainConfig,
         correct = torch.zeros((), device=device, dtype=torch.int64)
         for b in range(batches):
             index = order[b * config.batch_size : (b + 1) * config.batch_size]
-            images = data.images[index].to(device, non_blocking=True)
+            images = data.images[index]
+            if config.augment:
+                images = random_shift(images, config.augment, generator)
+            images = images.to(device, non_blocking=True)
             labels = data.labels[index].to(device, non_blocking=True)
             if adversary is not None:
                 images = adversary(model, images, labels, step, batches)
