@@ -458,11 +458,10 @@ def main() -> None:
          f"{platform.python_version()}; {versions()}. Model: {model.name} (every library attacks "
          f"the same `Classifier`). Images: {', '.join(names[:count + 1])}."),
         "",
-        f"Command: `.venv-bench/bin/python benchmarks/attacks.py{' --quick' if args.quick else ''}`",
+        f"Command: `{' '.join(['.venv-bench/bin/python', 'benchmarks/attacks.py', *sys.argv[1:]])}`",
         "",
     ]
     summary: list[str] = []
-    bare_a: Run | None = None
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
         for key in args.only:
@@ -480,14 +479,7 @@ def main() -> None:
                 if key == "a":
                     jobs.append(("hoodwink, no early stop",
                                  lambda: hoodwink_pgd(counter, s, step_size, early_stop=False)))
-                    jobs.append(("bare loop", lambda: bare_loop(counter, s, step_size)))
-                elif bare_a is not None and len(bare_a.adversarial) == len(s.images):
-                    # same batch size: the bare loop's time per step carries over from (a)
-                    f = s.steps / settings["a"].steps
-                    bare = Run(f"bare loop (from (a), x{f:g} steps)", s.images, bare_a.seconds * f,
-                               bare_a.cpu * f, int(bare_a.forward * f), int(bare_a.backward * f))
-                else:
-                    jobs.append(("bare loop", lambda: bare_loop(counter, s, step_size)))
+                jobs.append(("bare loop", lambda: bare_loop(counter, s, step_size)))
             else:
                 df = dict(overshoot=0.02, candidates=10, steps=s.steps)
                 jobs = [
@@ -507,8 +499,6 @@ def main() -> None:
                 print(f" {run.seconds:.1f} s, success {pct(run.success)}", file=sys.stderr)
                 if run.library == "bare loop":
                     bare = run
-                    if key == "a":
-                        bare_a = run
                 else:
                     runs.append(run)
             lines += [f"## {s.title}", "", *header(key == "c"), *rows(s, runs, bare, key == "c"), ""]

@@ -6,7 +6,7 @@ deletion / insertion AUC (Petsiuk et al. 2018) over a subset of
 ../shared/data/imagenet-samples (every k-th image, sorted by name), each image
 explained for its true class. Writes benchmarks/results/explain.md and prints it.
 
-    python benchmarks/explain.py --images 12 --steps 16
+    python benchmarks/explain.py --images 12 --steps 16 --threads 2
 """
 
 from __future__ import annotations
@@ -32,10 +32,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=12, help="how many images (evenly spaced)")
     parser.add_argument("--steps", type=int, default=16, help="points of the deletion/insertion curves")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (1 on a busy machine)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "explain.md")
     args = parser.parse_args()
 
-    torch.set_num_threads(max(1, torch.get_num_threads()))
+    torch.set_num_threads(args.threads)
     model = load_model("efficientnet-lite0", device="cpu")
     files = sorted(DATA.glob("*.JPEG"))
     stride = max(1, len(files) // args.images)
@@ -82,7 +83,8 @@ def main() -> None:
         params = ", ".join(f"{k}={v}" for k, v in vars(method).items() if k != "batch_size") or "-"
         lines.append(f"| {name} | {sec:.2f} | {dele:.3f} | {ins:.3f} | {base[2] / dele:.2f}x "
                      f"| {ins / base[3]:.2f}x | {params} |")
-    lines += ["", f"Command: `python benchmarks/explain.py --images {args.images} --steps {args.steps}`", ""]
+    lines += ["", (f"Command: `python benchmarks/explain.py --images {args.images} --steps {args.steps} "
+                   f"--threads {args.threads}`"), ""]
     text = "\n".join(lines)
     args.out.write_text(text)
     print(text)

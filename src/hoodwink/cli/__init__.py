@@ -1,23 +1,21 @@
 """The ``hoodwink`` command line (Typer + Rich).
 
 Each command lives in its own module here and registers itself on
-:data:`hoodwink.cli.app.app`; this package imports the ones that exist.
+:data:`hoodwink.cli.app.app` when imported; the import order is the order of
+``hoodwink --help``. Commands import their heavy dependencies (Captum, the
+attacks, matplotlib) inside the function, so ``hoodwink predict`` starts fast.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import sys
 from collections.abc import Sequence
 
 from hoodwink.cli.app import app
 
-COMMANDS = ("predict", "models", "trick", "attack", "explain", "train", "evaluate", "demo", "serve")
-
-for _command in COMMANDS:
-    if importlib.util.find_spec(f"hoodwink.cli.{_command}") is not None:
-        importlib.import_module(f"hoodwink.cli.{_command}")
+# isort: off
+from hoodwink.cli import predict, models, trick, attack, explain, train, demo  # noqa: F401
+# isort: on
 
 
 def main(argv: Sequence[str] | None = None) -> None:
