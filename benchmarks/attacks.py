@@ -138,11 +138,13 @@ class Setting:
         return torch.full_like(self.labels, self.target)
 
 
-def reached(model: nn.Module, x: torch.Tensor, setting: Setting) -> torch.Tensor:
-    """Success (N,) of images x for the setting's goal (no passes counted)."""
+def reached(model: nn.Module, x: torch.Tensor, setting: Setting,
+            rows: slice | list[int] = slice(None)) -> torch.Tensor:
+    """Success of images x (the setting's images ``rows``, all by default) for its goal
+    (no passes counted)."""
     with torch.no_grad():
         top = model(x).argmax(1)
-    return top == setting.target if setting.target is not None else top != setting.labels
+    return top == setting.target if setting.target is not None else top != setting.labels[rows]
 
 
 def timed(counter: Counter, fn: Callable[[], torch.Tensor]
@@ -335,7 +337,7 @@ def evaluate(model: Classifier, run: Run, s: Setting, tmp: Path) -> None:
     for i in indices:
         path = save_image(run.adversarial[i], tmp / f"{s.key}-{run.library}-{i}.png".replace(" ", "_"))
         back = load_image(path).unsqueeze(0)
-        fooled += int(reached(model, back, s)[0])
+        fooled += int(reached(model, back, s, [i])[0])
     run.png_fool = (fooled, len(indices))
 
 
