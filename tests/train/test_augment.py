@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from hoodwink.train import TrainConfig, load_dataset, loop, random_shift, train
 
@@ -54,13 +55,13 @@ def test_training_sees_shifted_batches_with_their_labels(mnist_dir: Path, monkey
 
     monkeypatch.setattr(loop, "random_shift", spy)
     labels_seen: list[torch.Tensor] = []
-    forward = loop.F.cross_entropy
+    forward = F.cross_entropy
 
     def loss(logits: torch.Tensor, labels: torch.Tensor, **kwargs: Any) -> torch.Tensor:
         labels_seen.append(labels)
         return forward(logits, labels, **kwargs)
 
-    monkeypatch.setattr(loop.F, "cross_entropy", loss)
+    monkeypatch.setattr(F, "cross_entropy", loss)  # the module loop.py calls
     train("linear", split, TrainConfig(epochs=1, batch_size=100, augment=2), device="cpu")
     assert len(seen) == 5 and sum(len(labels) for labels in labels_seen) == len(split.train)
     assert all(not torch.equal(before, after) for before, after in seen)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from torch.nn import Sequential
 from typer.testing import CliRunner
 
 from hoodwink.cli import app
@@ -70,6 +71,7 @@ def test_architecture_and_augmentation_options_reach_the_saved_file(mnist_dir: P
     meta = read_metadata(out)
     assert meta["options"] == {"width": 4, "hidden": 16} and meta["training"]["config"]["augment"] == 2
     net = load_model(out, device="cpu").net
+    assert isinstance(net, Sequential)
     assert net[0].out_channels == 4 and net[-1].in_features == 16
 
 
