@@ -287,3 +287,19 @@ def test_restarts_of_a_deterministic_attack_start_somewhere_new(mlp, images) -> 
         before = goal.loss(mlp(once.adversarial), once.goal_classes)[~fooled]
         after = goal.loss(mlp(again.adversarial), again.goal_classes)[~fooled]
     assert (after >= before - 1e-6).all()
+
+
+def test_bim_default_step_is_the_talks_one_level_and_grows_only_when_eps_is_out_of_reach(
+        binary_linear, images) -> None:
+    def levels(eps: float, steps: int = 20) -> float:
+        return BIM(steps=steps).default_step_size(ThreatModel("linf", eps)) * 255
+
+    assert levels(8 / 255) == pytest.approx(1) and levels(16 / 255) == pytest.approx(1)
+    assert levels(0.3) == pytest.approx(5) and levels(0.3, steps=100) == pytest.approx(1)
+    # eps 0.3 (digits) with the default 20 steps: an unreachable target makes BIM take every step,
+    # and it travels to the edge of the ball, which 20 steps of 1/255 never could
+    with torch.no_grad():
+        binary_linear.net[1].bias[1] = -1e6
+    result = BIM()(binary_linear, images[:2], Goal.targeted(1), ThreatModel("linf", 0.3))
+    assert not result.success.any() and (result.steps == 20).all()
+    assert torch.allclose(result.linf, torch.full((2,), 76 / 255))
