@@ -21,7 +21,7 @@ def trained(mnist_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[
     out = tmp_path_factory.mktemp("cli")
     result = runner.invoke(app, ["train", "mlp", "--data", str(mnist_dir), "--out", str(out / "mlp.safetensors"),
                                  "--epochs", "2", "--samples", str(out / "pngs"), "--sample-count", "6",
-                                 "--seed", "1", "--json"])
+                                 "--seed", "1", "--plot", str(out / "curves.png"), "--json"])
     assert result.exit_code == 0, result.stderr
     return out, json.loads(result.stdout), result.stderr
 
@@ -36,6 +36,9 @@ def test_train_json_document_and_saved_file(trained: tuple[Path, dict, str]) -> 
     assert meta["training"]["test_accuracy"] == document["test_accuracy"]
     assert meta["mean"] == pytest.approx([0.1307]) and meta["labels"][3] == ["3"]
     assert load_model(out / "mlp.safetensors", device="cpu").name == "mlp"
+    assert document["plot"] == str(out / "curves.png")
+    with Image.open(out / "curves.png") as picture:
+        assert picture.format == "PNG"
 
 
 def test_predict_reads_the_exported_digits(trained: tuple[Path, dict, str]) -> None:
@@ -53,9 +56,9 @@ def test_trick_turns_a_digit_into_a_3(trained: tuple[Path, dict, str]) -> None:
     out, document, _ = trained
     model = str(out / "mlp.safetensors")
     source = next(p for p in document["samples"] if not p.endswith("-3.png"))
-    # BIM's default is 10 steps of 1/255; eps 0.3 needs more steps to be reachable
+    # the command as written: BIM's default steps must be able to reach eps 0.3
     result = runner.invoke(app, ["trick", source, "--model", model, "--into", "3", "--eps", "0.3",
-                                 "--steps", "100", "--out", str(out / "adv.png"), "--json"])
+                                 "--out", str(out / "adv.png"), "--json"])
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["success"] is True
     read_back = runner.invoke(app, ["predict", str(out / "adv.png"), "--model", model, "--json"])
@@ -96,6 +99,7 @@ def test_linear_templates_picture(mnist_dir: Path, tmp_path: Path) -> None:
         (["cnn", "--templates", "t.png"], "weight templates of a linear classifier, not of 'cnn'"),
         (["mlp", "--width", "8"], "--width is an option of the cnn, not of 'mlp'"),
         (["linear", "--hidden", "8"], "--hidden is an option of mlp and cnn, not of 'linear'"),
+        (["mlp", "--plot", "curves.jpg"], "figures are saved as .png"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_1(mnist_dir: Path, tmp_path: Path, args: list[str], message: str) -> None:

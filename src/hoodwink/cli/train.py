@@ -1,5 +1,5 @@
 """``hoodwink train ARCH --data DIR [--epochs N] [--adversarial fgsm|pgd --eps E] [--augment PX] [--hidden H]
-[--seed S] --out FILE [--json]``"""
+[--seed S] --out FILE [--plot FILE] [--json]``"""
 
 from __future__ import annotations
 
@@ -61,6 +61,8 @@ def train(
     sample_count: Annotated[int, typer.Option(min=1, help="How many PNGs --samples writes.")] = 10,
     templates: Annotated[Path | None, typer.Option(
         help="For the linear model: draw its 10 weight templates into this PNG.")] = None,
+    plot: Annotated[Path | None, typer.Option(
+        "--plot", help="Save the training curves (loss, accuracy per epoch, test accuracy) as PNG.")] = None,
     device: DeviceOption = None,
     json_output: JsonOption = False,
 ) -> None:
@@ -87,6 +89,10 @@ def train(
         raise ParameterError(f"--templates draws the weight templates of a linear classifier, not of {arch!r}")
     if templates is not None and templates.suffix.lower() != ".png":
         raise ParameterError(f"{templates}: --templates must be a .png file")
+    if plot is not None:
+        from hoodwink.viz.common import check_png_path
+
+        check_png_path(plot)
     config = TrainConfig(
         epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, adversarial=adversarial,
         eps=_parse_eps(eps), steps=steps, step_size=None if step_size is None else _parse_eps(step_size),
@@ -122,9 +128,15 @@ def train(
         from hoodwink.viz.templates import templates_figure
 
         templates_figure(result.model, path=templates)
+    if plot is not None:
+        from hoodwink.viz.common import save_figure
+        from hoodwink.viz.training import training_figure
+
+        save_figure(training_figure(result), plot)
     if json_output:
         document: dict[str, Any] = {"out": str(out), **result.to_dict(), "samples": written,
-                                    "templates": str(templates) if templates else None}
+                                    "templates": str(templates) if templates else None,
+                                    "plot": str(plot) if plot else None}
         print_json(document)
         return
     table = Table(title=f"{arch} -> {out}", title_justify="left", show_edge=False)
