@@ -109,7 +109,7 @@ class DataSplit:
     note: str | None = None
 
 
-# --- IDX ----------------------------------------------------------------------
+# --- augmentation ---------------------------------------------------------------
 
 def random_shift(images: torch.Tensor, max_shift: int, generator: torch.Generator) -> torch.Tensor:
     """Translate each image by its own random (dy, dx), each in [-max_shift, max_shift], filling with 0.
@@ -137,6 +137,8 @@ def random_shift(images: torch.Tensor, max_shift: int, generator: torch.Generato
     window = padded[batch, :, rows[:, :, None], cols[:, None, :]]
     return window.permute(0, 3, 1, 2).contiguous()
 
+
+# --- IDX ----------------------------------------------------------------------
 
 def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
     """Read an IDX file (gzipped or not; detected from its first bytes).
