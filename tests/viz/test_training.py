@@ -37,3 +37,4 @@ def test_figure_of_a_result_names_the_network_and_adversarial_batches() -> None:
     fig = training_figure(result)
     assert fig.get_suptitle() == "cnn: 8,000 training images, PGD adversarial batches (eps 0.3)"
     np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata(), [1.0, 0.5])
+    assert result._repr_png_()[:8] == b"\x89PNG\r\n\x1a\n"
