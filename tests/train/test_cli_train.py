@@ -78,6 +78,18 @@ def test_architecture_and_augmentation_options_reach_the_saved_file(mnist_dir: P
     assert net[0].out_channels == 4 and net[-1].in_features == 16
 
 
+def test_adversarial_training_defaults_to_batch_50_and_plain_to_128(mnist_dir: Path, tmp_path: Path) -> None:
+    def config(*extra: str) -> dict:
+        result = runner.invoke(app, ["train", "linear", "--data", str(mnist_dir), "--out",
+                                     str(tmp_path / "l.safetensors"), "--epochs", "1", *extra, "--json"])
+        assert result.exit_code == 0, result.stderr
+        return json.loads(result.stdout)["config"]
+
+    assert config()["batch_size"] == 128
+    assert config("--adversarial", "fgsm", "--eps", "0.1")["batch_size"] == 50
+    assert config("--adversarial", "fgsm", "--eps", "0.1", "--batch-size", "64")["batch_size"] == 64
+
+
 def test_linear_templates_picture(mnist_dir: Path, tmp_path: Path) -> None:
     result = runner.invoke(app, ["train", "linear", "--data", str(mnist_dir), "--out", str(tmp_path / "l.safetensors"),
                                  "--epochs", "1", "--templates", str(tmp_path / "t.png")])
