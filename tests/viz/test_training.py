@@ -36,5 +36,7 @@ def test_figure_of_a_result_names_the_network_and_adversarial_batches() -> None:
                          history=history, test_accuracy=0.8, train_seconds=2.0, train_size=8000, test_size=2000)
     fig = training_figure(result)
     assert fig.get_suptitle() == "cnn: 8,000 training images, PGD adversarial batches (eps 0.3)"
+    legend = [t.get_text() for t in fig.axes[1].get_legend().get_texts()]
+    assert f"clean test accuracy {percent(0.8)}" in legend
     np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata(), [1.0, 0.5])
     assert result._repr_png_()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -25,12 +25,14 @@ if TYPE_CHECKING:
 
 
 def training_plot(epochs: Sequence[int], loss: Sequence[float], accuracy: Sequence[float], *,
-                  test_accuracy: float | None = None, title: str | None = None) -> Figure:
+                  test_accuracy: float | None = None, test_label: str = "test accuracy",
+                  title: str | None = None) -> Figure:
     """Two panels: training loss per epoch | training accuracy per epoch (and the test accuracy).
 
     Args:
         epochs, loss, accuracy: one value per epoch (accuracy in [0, 1]).
         test_accuracy: drawn as a dashed line on the accuracy panel, when given.
+        test_label: its legend entry (the percentage is appended).
         title: optional figure title.
     """
     if not (len(epochs) == len(loss) == len(accuracy)) or not epochs:
@@ -44,7 +46,7 @@ def training_plot(epochs: Sequence[int], loss: Sequence[float], accuracy: Sequen
     right.plot(epochs, accuracy, marker="o", color=PALETTE[1], label="training accuracy")
     if test_accuracy is not None:
         right.axhline(test_accuracy, linestyle="--", color=PALETTE[2],
-                      label=f"test accuracy {percent(test_accuracy)}")
+                      label=f"{test_label} {percent(test_accuracy)}")
     right.set_title("accuracy")
     right.set_xlabel("epoch")
     right.set_ylim(min(min(accuracy), test_accuracy if test_accuracy is not None else 1.0) - 0.05, 1.0)
@@ -69,4 +71,5 @@ def training_figure(result: TrainResult) -> Figure:
     history = result.history
     return training_plot([e.epoch for e in history], [e.loss for e in history], [e.accuracy for e in history],
                          test_accuracy=result.test_accuracy,
+                         test_label="clean test accuracy" if config.adversarial else "test accuracy",
                          title=f"{result.arch}: {result.train_size:,} training images{how}")
