@@ -113,6 +113,7 @@ def test_attack_plot_draws_the_images_and_a_bad_plot_path_stops_before_any_work(
     result = runner.invoke(app, [*args, "--plot", str(plot)])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["plot"] == str(plot)
+    assert json.loads((out / "summary.json").read_text()) == json.loads(result.stdout)
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     bad = runner.invoke(app, [*args[:-1], str(tmp_path / "other"), "--plot", str(tmp_path / "grid.jpg")])
     assert bad.exit_code == 1 and ".png" in bad.stderr

@@ -136,15 +136,14 @@ def attack(
     doc = {**results[0].header_dict(), "model": classifier.name, "images": len(samples),
            "success_rate": sum(success) / len(success),
            "forward": sum(s["forward"] for s in samples), "backward": sum(s["backward"] for s in samples),
-           "out_dir": str(out_dir), "samples": samples}
+           "out_dir": str(out_dir), "plot": None if plot is None else str(plot), "samples": samples}
+    if plot is not None:
+        rows = [r[i] for r in results for i in range(len(r))][:PLOT_ROWS]
+        save_figure(trick_grid(rows, names=[n.name for n in named[:PLOT_ROWS]]), plot)
     summary = out_dir / "summary.json"
     tmp = summary.with_name(f".summary.json.tmp{os.getpid()}")
     tmp.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     tmp.replace(summary)
-    if plot is not None:
-        rows = [r[i] for r in results for i in range(len(r))][:PLOT_ROWS]
-        save_figure(trick_grid(rows, names=[n.name for n in named[:PLOT_ROWS]]), plot)
-        doc["plot"] = str(plot)
     if json_output:
         print_json(doc)
         return
