@@ -112,6 +112,7 @@ def test_linear_templates_picture(mnist_dir: Path, tmp_path: Path) -> None:
         (["mlp", "--width", "8"], "--width is an option of the cnn, not of 'mlp'"),
         (["linear", "--hidden", "8"], "--hidden is an option of mlp and cnn, not of 'linear'"),
         (["mlp", "--plot", "curves.jpg"], "figures are saved as .png"),
+        (["linear", "--templates", "missing/t.png"], "missing does not exist"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_1(mnist_dir: Path, tmp_path: Path, args: list[str], message: str) -> None:

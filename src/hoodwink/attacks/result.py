@@ -219,13 +219,13 @@ class AttackResult:
 
     def _repr_png_(self) -> bytes:
         """The trick in pictures, inline in Jupyter: the four-panel trick for one image,
-        a row per image (at most 8) for a batch."""
+        a row per image (the first ``GRID_ROWS``) for a batch."""
         from hoodwink.viz.common import figure_png
-        from hoodwink.viz.trick import trick_figure, trick_grid
+        from hoodwink.viz.trick import GRID_ROWS, trick_figure, trick_grid
 
         if len(self) == 1:
             return figure_png(trick_figure(self))
-        return figure_png(trick_grid([self[i] for i in range(min(len(self), 8))]))
+        return figure_png(trick_grid([self[i] for i in range(min(len(self), GRID_ROWS))]))
 
     @property
     def perturbation(self) -> torch.Tensor:

@@ -23,9 +23,6 @@ from hoodwink.cli.app import (
 from hoodwink.errors import HoodwinkError, ImageError
 from hoodwink.models import DEFAULT_MODEL
 
-#: Images drawn by ``--plot`` (the first ones): a figure of hundreds of rows helps nobody.
-PLOT_ROWS = 8
-
 
 def _list_table() -> Table:
     from hoodwink.attacks import list_attacks
@@ -98,7 +95,7 @@ def attack(
     from hoodwink.cli.trick import _positive
     from hoodwink.images import load_images, save_image
     from hoodwink.viz.common import check_png_path, save_figure
-    from hoodwink.viz.trick import trick_grid
+    from hoodwink.viz.trick import GRID_ROWS, trick_grid
 
     if plot is not None:
         check_png_path(plot)
@@ -138,8 +135,8 @@ def attack(
            "forward": sum(s["forward"] for s in samples), "backward": sum(s["backward"] for s in samples),
            "out_dir": str(out_dir), "plot": None if plot is None else str(plot), "samples": samples}
     if plot is not None:
-        rows = [r[i] for r in results for i in range(len(r))][:PLOT_ROWS]
-        save_figure(trick_grid(rows, names=[n.name for n in named[:PLOT_ROWS]]), plot)
+        rows = [r[i] for r in results for i in range(len(r))][:GRID_ROWS]
+        save_figure(trick_grid(rows, names=[n.name for n in named[:GRID_ROWS]]), plot)
     summary = out_dir / "summary.json"
     tmp = summary.with_name(f".summary.json.tmp{os.getpid()}")
     tmp.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")

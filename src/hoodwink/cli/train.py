@@ -86,6 +86,7 @@ def train(
     from hoodwink.models.registry import model_info
     from hoodwink.train import TrainConfig, export_pngs, load_dataset, save_trained
     from hoodwink.train import train as run_train
+    from hoodwink.viz.common import check_png_path
 
     model_info(arch)  # an unknown name fails before the data loads
     if out.suffix.lower() != ".safetensors":
@@ -94,12 +95,9 @@ def train(
         raise ParameterError(f"{out}: directory {out.parent} does not exist")
     if templates is not None and arch != "linear":
         raise ParameterError(f"--templates draws the weight templates of a linear classifier, not of {arch!r}")
-    if templates is not None and templates.suffix.lower() != ".png":
-        raise ParameterError(f"{templates}: --templates must be a .png file")
-    if plot is not None:
-        from hoodwink.viz.common import check_png_path
-
-        check_png_path(plot)
+    for picture in (templates, plot):  # a bad picture path fails before the training, not after
+        if picture is not None:
+            check_png_path(picture)
     config = TrainConfig(
         epochs=epochs, batch_size=batch_size or (ADVERSARIAL_BATCH if adversarial else PLAIN_BATCH),
         lr=lr, seed=seed, adversarial=adversarial,

@@ -32,6 +32,9 @@ from hoodwink.viz.common import as_hwc, describe_top, new_figure, pixels, show_i
 if TYPE_CHECKING:
     from hoodwink.attacks.result import AttackResult
 
+#: Rows a many-image picture draws at most (the first images): hundreds of rows help nobody.
+GRID_ROWS = 8
+
 
 def perturbation_pictures(original: torch.Tensor | np.ndarray, adversarial: torch.Tensor | np.ndarray,
                           magnify: float = 50.0) -> tuple[np.ndarray, np.ndarray]:
