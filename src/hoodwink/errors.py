@@ -27,3 +27,13 @@ class ModelError(HoodwinkError):
 
 class ParameterError(HoodwinkError, ValueError):
     """A parameter out of range (an impossible eps, zero steps, ...)."""
+
+
+class OutputError(ImageError, ParameterError):
+    """An output that cannot be written: wrong suffix, missing or read-only folder, full disk,
+    or an input it would overwrite.
+
+    Raised by :mod:`hoodwink.io` only. It is also an :class:`ImageError` and a
+    :class:`ParameterError` (the types the output checks raised before there was one
+    check), so handlers written for those keep working.
+    """

@@ -28,6 +28,7 @@ import torch
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from hoodwink.errors import ImageError
+from hoodwink.io import check_output, write_atomic
 
 #: Refuse images with more pixels than this (a 50 kB PNG can expand to gigabytes).
 MAX_PIXELS = 64_000_000
@@ -160,25 +161,17 @@ def to_pil(image: torch.Tensor) -> Image.Image:
 
 
 def save_image(image: torch.Tensor, path: str | os.PathLike[str]) -> Path:
-    """Write an 8-bit PNG atomically (temporary file, then rename).
+    """Write an 8-bit PNG atomically (:func:`hoodwink.io.write_atomic`).
 
     Only PNG: a lossy format would undo a perturbation of 1/255.
+
+    Example:
+        >>> save_image(torch.zeros(3, 4, 4), "black.png")      # doctest: +SKIP
+        PosixPath('black.png')
     """
-    path = Path(path)
-    if path.suffix.lower() != ".png":
-        raise ImageError(f"{path}: images are saved as .png (lossless 8-bit), not {path.suffix or 'no suffix'}")
-    if not path.parent.exists():
-        raise ImageError(f"{path}: directory {path.parent} does not exist")
+    path = check_output(path, suffixes=(".png",), noun="images (lossless 8-bit)")
     picture = to_pil(image)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        picture.save(tmp, format="PNG")
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise ImageError(f"{path}: could not write ({exc.strerror or exc})") from exc
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return write_atomic(path, lambda handle: picture.save(handle, format="PNG"))
 
 
 # --- decoding ---------------------------------------------------------------

@@ -232,12 +232,12 @@ def test_a_failed_save_leaves_nothing(tmp_path: Path, monkeypatch: pytest.Monkey
     target = tmp_path / "x.png"
     target.write_bytes(b"previous")
 
-    def broken_save(self: Image.Image, fp: object, *args: object, **kwargs: object) -> None:
-        Path(str(fp)).write_bytes(b"half")
+    def broken_save(self: Image.Image, fp: io.BufferedWriter, *args: object, **kwargs: object) -> None:
+        fp.write(b"half")
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(Image.Image, "save", broken_save)
-    with pytest.raises(ImageError, match="could not write"):
+    with pytest.raises(ImageError, match=r"x\.png: could not write \(no space left on the device"):
         save_image(torch.rand(3, 4, 4), target)
     assert target.read_bytes() == b"previous"
     assert [p.name for p in tmp_path.iterdir()] == ["x.png"]

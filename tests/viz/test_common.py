@@ -43,14 +43,15 @@ def test_save_figure_refuses_a_missing_folder(tmp_path: Path) -> None:
         save_figure(new_figure(2, 2), tmp_path / "nope" / "fig.png")
 
 
-def test_a_failed_write_keeps_the_existing_file(tmp_path: Path) -> None:
+def test_a_failed_write_keeps_the_existing_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     target = tmp_path / "fig.png"
     target.write_bytes(b"old")
-    blocker = target.with_name(f".{target.name}.tmp{os.getpid()}")
-    blocker.mkdir()  # the temporary file's name is taken by a folder: writing it fails
+    (tmp_path / "blocker").mkdir()
+    monkeypatch.setattr(os, "replace", lambda a, b: os.rename(a, tmp_path / "blocker"))  # EISDIR
     with pytest.raises(ImageError, match="could not write"):
         write_atomic(target, b"new")
     assert target.read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["blocker", "fig.png"]
 
 
 def test_figure_png_is_png_bytes() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -94,6 +93,7 @@ def attack(
     from hoodwink.attacks.threat import parse_eps
     from hoodwink.cli.trick import _positive
     from hoodwink.images import load_images, save_image
+    from hoodwink.io import write_atomic
     from hoodwink.viz.common import check_png_path, save_figure
     from hoodwink.viz.trick import GRID_ROWS, trick_grid
 
@@ -138,9 +138,7 @@ def attack(
         rows = [r[i] for r in results for i in range(len(r))][:GRID_ROWS]
         save_figure(trick_grid(rows, names=[n.name for n in named[:GRID_ROWS]]), plot)
     summary = out_dir / "summary.json"
-    tmp = summary.with_name(f".summary.json.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(summary)
+    write_atomic(summary, (json.dumps(doc, indent=2) + "\n").encode("utf-8"))
     if json_output:
         print_json(doc)
         return

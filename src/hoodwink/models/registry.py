@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from hoodwink.errors import ModelError
+from hoodwink.io import check_output, write_atomic
 from hoodwink.models.classifier import Classifier
 from hoodwink.models.labels import Labels
 
@@ -232,23 +233,15 @@ def save_model(model: Classifier, path: str | os.PathLike[str],
     ``extra`` such as training figures) is stored as JSON in the file header;
     the file is written atomically.
     """
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
-    path = Path(path)
-    if path.suffix.lower() != ".safetensors":
-        raise ModelError(f"{path}: model files are saved as .safetensors")
+    path = check_output(path, suffixes=(".safetensors",), noun="model files")
     meta = model.describe()
     if "arch" not in meta:
         raise ModelError("only registered architectures can be saved (the file must say how to rebuild it)")
     meta.update(extra or {})
     state = {k: v.detach().cpu().contiguous() for k, v in model.net.state_dict().items()}
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        save_file(state, str(tmp), metadata={"hoodwink": json.dumps(meta)})
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return write_atomic(path, save(state, metadata={"hoodwink": json.dumps(meta)}))
 
 
 def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:

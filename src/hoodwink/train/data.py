@@ -39,6 +39,7 @@ import torch
 import torch.nn.functional as F
 
 from hoodwink.errors import HoodwinkError
+from hoodwink.io import write_atomic
 
 DIGITS = tuple(str(i) for i in range(10))
 
@@ -184,17 +185,8 @@ def write_idx(array: np.ndarray, path: str | os.PathLike[str]) -> Path:
     if code is None or array.ndim == 0:
         raise DataError(f"IDX cannot hold a {array.ndim}-d array of {array.dtype}")
     raw = bytes([0, 0, code, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape) + big.tobytes()
-    _write_atomic(path, gzip.compress(raw, mtime=0) if path.suffix == ".gz" else raw)
+    write_atomic(path, gzip.compress(raw, mtime=0) if path.suffix == ".gz" else raw)
     return path
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 # --- MNIST ----------------------------------------------------------------------
@@ -327,7 +319,7 @@ def download_mnist(
             if hashlib.md5(data, usedforsecurity=False).hexdigest() != md5:
                 errors.append(f"{url}: checksum mismatch")
                 continue
-            _write_atomic(target, data)
+            write_atomic(target, data)
             break
         else:
             raise DataError(f"could not download {name}: " + "; ".join(errors or ["no mirrors"]))

@@ -25,7 +25,9 @@ import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from hoodwink.errors import ImageError, ParameterError
+from hoodwink.errors import ParameterError
+from hoodwink.io import check_output
+from hoodwink.io import write_atomic as io_write_atomic
 from hoodwink.predict import Prediction
 
 #: Resolution of saved PNGs (dots per inch).
@@ -115,24 +117,12 @@ def save_figure(fig: Figure, path: str | os.PathLike[str]) -> Path:
 def check_png_path(path: str | os.PathLike[str]) -> Path:
     """``path`` as a Path if a figure can be saved there (``.png``, existing folder).
 
-    Commands call this before their work, so that a bad ``--plot`` fails at once.
+    Commands call this before their work, so that a bad ``--plot`` fails at once
+    (:func:`hoodwink.io.check_output`).
     """
-    path = Path(path)
-    if path.suffix.lower() != ".png":
-        raise ImageError(f"{path}: figures are saved as .png, not {path.suffix or 'no suffix'}")
-    if not path.parent.is_dir():
-        raise ImageError(f"{path}: directory {path.parent} does not exist")
-    return path
+    return check_output(path, suffixes=(".png",), noun="figures")
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder."""
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise ImageError(f"{path}: could not write ({exc.strerror or exc})") from exc
-    finally:
-        if tmp.is_file():
-            tmp.unlink()
+    """Write ``data`` to ``path`` through a temporary file in the same folder (:func:`hoodwink.io.write_atomic`)."""
+    io_write_atomic(path, data)

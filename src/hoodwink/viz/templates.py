@@ -89,16 +89,10 @@ def templates_figure(model: Classifier, *, path: str | os.PathLike[str] | None =
 
 
 def _save_figure(fig: Any, path: Path) -> None:
-    if path.suffix.lower() != ".png":
-        raise ParameterError(f"{path}: figures are saved as .png")
-    if not path.parent.exists():
-        raise ParameterError(f"{path}: directory {path.parent} does not exist")
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        fig.savefig(tmp, format="png", dpi=100)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    from hoodwink.io import check_output, write_atomic
+
+    check_output(path, suffixes=(".png",), noun="figures")
+    write_atomic(path, lambda handle: fig.savefig(handle, format="png", dpi=100))
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,223 @@
+"""The one atomic writer and the one output-path check.
+
+Every file hoodwink writes (PNGs, figures, pages, model files, summaries, datasets)
+goes through :func:`write_atomic`: the bytes go to a temporary file in the target's
+folder, are flushed and fsynced, get the usual file mode (0666 less the umask), and
+replace the target in one ``os.replace``. On any exception, including
+``KeyboardInterrupt`` and the CLI's SIGTERM, the temporary file is removed and the
+target is untouched. A full disk, a read-only folder or a missing permission is one
+:class:`~hoodwink.errors.OutputError` line naming the file; an error while cleaning
+up never hides the first one.
+
+Commands call :func:`check_output` (and :func:`check_out_dir`) before their work, so a
+bad ``--out`` fails at once and no input is ever overwritten without ``--overwrite``.
+
+Example:
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> path = check_output(folder / "x.txt", suffixes=(".txt",))
+    >>> write_atomic(path, b"hello").read_bytes()
+    b'hello'
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import tempfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import IO
+
+from hoodwink.errors import OutputError
+
+#: Writes the content into an open binary file.
+Writer = Callable[[IO[bytes]], object]
+
+_REASONS = {
+    errno.ENOSPC: "no space left on the device (disk full)",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EROFS: "the file system is read-only",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "operation not permitted",
+    errno.ENOENT: "the folder does not exist",
+    errno.EISDIR: "it is a directory",
+    errno.ENAMETOOLONG: "the name is too long",
+    errno.EFBIG: "the file is too large for this file system",
+}
+
+
+def reason(exc: BaseException) -> str:
+    """A plain-words reason for an ``OSError`` (``"disk full"``), else the exception's text."""
+    if isinstance(exc, OSError) and exc.errno in _REASONS:
+        return _REASONS[exc.errno]
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _umask() -> int:
+    # os.umask can only be read by setting it; read it from /proc where possible (thread-safe).
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def write_atomic(path: str | os.PathLike[str], content: bytes | Writer) -> Path:
+    """Write ``content`` (bytes, or a function that writes into a binary file) to ``path`` atomically.
+
+    The target either keeps its old content or gets the whole new one; no temporary file
+    is left behind, whatever the exception (``KeyboardInterrupt`` and SIGTERM included).
+
+    Raises:
+        OutputError: the file could not be written (the message names it and says why).
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> target = pathlib.Path(tempfile.mkdtemp()) / "a.bin"
+        >>> write_atomic(target, lambda f: f.write(b"abc")).read_bytes()
+        b'abc'
+    """
+    path = Path(path)
+    try:
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise OutputError(f"{path}: could not write ({reason(exc)})") from exc
+    tmp = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            if isinstance(content, (bytes, bytearray, memoryview)):
+                handle.write(content)
+            else:
+                content(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except OSError as exc:
+        _discard(tmp)
+        raise OutputError(f"{path}: could not write ({reason(exc)})") from exc
+    except BaseException:
+        _discard(tmp)
+        raise
+    _sync_folder(path.parent)
+    return path
+
+
+def _discard(tmp: Path) -> None:
+    """Remove a temporary file; an error here must never replace the one being raised."""
+    with contextlib.suppress(OSError):
+        tmp.unlink(missing_ok=True)
+
+
+def _sync_folder(folder: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def check_output(
+    path: str | os.PathLike[str],
+    *,
+    suffixes: Iterable[str] = (),
+    what: str = "",
+    inputs: Iterable[str | os.PathLike[str]] = (),
+    overwrite: bool = False,
+    probe: bool = False,
+    noun: str = "files",
+) -> Path:
+    """``path`` as a Path if a file can be written there; else one :class:`OutputError`.
+
+    Checks, before any work: the suffix (one of ``suffixes``, when given), that the folder
+    exists and the path is not a folder, that the path is none of ``inputs`` (unless
+    ``overwrite``), and with ``probe`` that the folder is writable (by creating and removing
+    a temporary file, which also catches a read-only file system as root). ``noun`` names
+    what is saved, for the message.
+
+    Example:
+        >>> check_output("x.jpg", suffixes=(".png",), what="--out")
+        Traceback (most recent call last):
+        hoodwink.errors.OutputError: --out x.jpg: files are saved as .png, not .jpg
+    """
+    path = Path(path)
+    label = f"{what} {path}" if what else str(path)
+    if not str(path) or path.name in ("", ".", ".."):
+        raise OutputError(f"{what or 'output'} {str(path)!r}: not a file name")
+    allowed = tuple(s.lower() for s in suffixes)
+    if allowed and path.suffix.lower() not in allowed:
+        raise OutputError(
+            f"{label}: {noun} are saved as {' or '.join(allowed)}, not {path.suffix or 'no suffix'}"
+        )
+    if not path.parent.is_dir():
+        raise OutputError(f"{label}: directory {path.parent} does not exist")
+    if path.is_dir():
+        raise OutputError(f"{label}: is a directory")
+    if not overwrite:
+        for source in inputs:
+            if _same_file(path, Path(source)):
+                raise OutputError(f"{label}: is one of the inputs; refusing to overwrite it (use --overwrite)")
+    if probe:
+        check_writable(path.parent, label)
+    return path
+
+
+def check_out_dir(
+    folder: str | os.PathLike[str],
+    *,
+    what: str = "--out-dir",
+    inputs: Iterable[str | os.PathLike[str]] = (),
+    overwrite: bool = False,
+) -> Path:
+    """``folder`` as a Path if outputs can be written into it (made if missing).
+
+    Refused: a path that is a file, a folder that cannot be written, and, unless
+    ``overwrite``, a folder that holds any of ``inputs``.
+    """
+    folder = Path(folder)
+    if not str(folder):
+        raise OutputError(f"{what} '': not a folder name")
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"{what} {folder}: exists and is not a directory")
+    if not overwrite:
+        for source in inputs:
+            source_path = Path(source)
+            if source_path.is_file() and folder.is_dir() and _same_file(folder, source_path.parent):
+                raise OutputError(
+                    f"{what} {folder}: holds the input {source_path}; its output could overwrite it "
+                    "(choose another folder, or use --overwrite)"
+                )
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{what} {folder}: could not create the folder ({reason(exc)})") from exc
+    check_writable(folder, f"{what} {folder}")
+    return folder
+
+
+def check_writable(folder: Path, label: str) -> None:
+    """Fail now, not after the work, if nothing can be written in ``folder``."""
+    try:
+        fd, name = tempfile.mkstemp(prefix=".hoodwink-probe.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise OutputError(f"{label}: cannot write in {folder} ({reason(exc)})") from exc
+    os.close(fd)
+    _discard(Path(name))
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
