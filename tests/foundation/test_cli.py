@@ -21,9 +21,10 @@ def test_version() -> None:
     assert result.exit_code == 0 and result.stdout.strip() == f"hoodwink {__version__}"
 
 
-def test_predict_json_is_one_document_with_the_contract_shape(tmp_path: Path) -> None:
+def test_predict_json_is_one_document_with_the_contract_shape(tmp_path: Path, tiny_model_file: str) -> None:
     save_image(torch.zeros(3, 224, 224), tmp_path / "black.png")
-    result = runner.invoke(app, ["predict", "chelsea", str(tmp_path / "black.png"), "--top", "3", "--json"])
+    result = runner.invoke(app, ["predict", "chelsea", str(tmp_path / "black.png"), "--top", "3", "--json",
+                                 "--model", tiny_model_file])
     assert result.exit_code == 0, result.stderr
     document = json.loads(result.stdout)  # stdout holds exactly one JSON document
     assert [entry["image"] for entry in document] == ["chelsea", str(tmp_path / "black.png")]
@@ -34,12 +35,22 @@ def test_predict_json_is_one_document_with_the_contract_shape(tmp_path: Path) ->
             assert isinstance(p["index"], int) and isinstance(p["name"], str) and 0 <= p["probability"] <= 1
         probs = [p["probability"] for p in entry["predictions"]]
         assert probs == sorted(probs, reverse=True)
-    assert 281 <= document[0]["predictions"][0]["index"] <= 285
 
 
-def test_predict_table() -> None:
-    result = runner.invoke(app, ["predict", "coffee", "--top", "2"])
-    assert result.exit_code == 0 and "espresso" in result.stdout
+@pytest.mark.slow
+def test_predict_on_the_real_network_sees_the_cat_and_the_espresso() -> None:
+    result = runner.invoke(app, ["predict", "chelsea", "coffee", "--top", "2", "--json"])
+    assert result.exit_code == 0, result.stderr
+    cat, coffee = json.loads(result.stdout)
+    assert 281 <= cat["predictions"][0]["index"] <= 285
+    assert coffee["predictions"][0]["name"] == "espresso"
+    table = runner.invoke(app, ["predict", "coffee", "--top", "2"])
+    assert table.exit_code == 0 and "espresso" in table.stdout
+
+
+def test_predict_table(tiny_model_file: str) -> None:
+    result = runner.invoke(app, ["predict", "black", "--top", "2", "--model", tiny_model_file])
+    assert result.exit_code == 0 and "black" in result.stdout and "probability" in result.stdout
 
 
 @pytest.mark.parametrize(
@@ -48,11 +59,11 @@ def test_predict_table() -> None:
         (["predict", "nope.png"], "nope.png: no such file"),
         (["predict", "chelsea", "--model", "efficientnet-lite9"], "unknown model"),
         (["predict", "chelsea", "--model", "missing.safetensors"], "missing.safetensors"),
-        (["predict", "chelsea", "--device", "tpu9"], "device"),
+        (["predict", "chelsea", "--device", "tpu9", "--model", "TINY"], "device"),
     ],
 )
-def test_bad_input_is_one_line_and_exit_1(args: list[str], message: str) -> None:
-    result = runner.invoke(app, args)
+def test_bad_input_is_one_line_and_exit_1(args: list[str], message: str, tiny_model_file: str) -> None:
+    result = runner.invoke(app, [tiny_model_file if a == "TINY" else a for a in args])
     assert result.exit_code == 1
     assert result.stdout == ""
     lines = result.stderr.strip().splitlines()

@@ -172,11 +172,11 @@ def test_timm_is_optional(monkeypatch: pytest.MonkeyPatch) -> None:
         load_model("timm:resnet18")
 
 
-def test_cuda_asked_for_without_cuda() -> None:
+def test_cuda_asked_for_without_cuda(tiny_model_file: str) -> None:
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
     with pytest.raises(ModelError, match="CUDA"):
-        load_model("efficientnet-lite0", device="cuda")
+        load_model(tiny_model_file, device="cuda")
 
 
 # --- the real network, offline ------------------------------------------------------------------

@@ -67,9 +67,10 @@ def test_image_predictions_show_inline_in_jupyter() -> None:
 runner = CliRunner()
 
 
-def test_predict_plot_writes_a_png_and_keeps_stdout_json(tmp_path: Path) -> None:
+def test_predict_plot_writes_a_png_and_keeps_stdout_json(tmp_path: Path, tiny_model_file: str) -> None:
     plot = tmp_path / "bars.png"
-    result = runner.invoke(app, ["predict", "chelsea", "black", "--top", "3", "--json", "--plot", str(plot)])
+    result = runner.invoke(app, ["predict", "chelsea", "black", "--top", "3", "--json", "--plot", str(plot),
+                                 "--model", tiny_model_file])
     assert result.exit_code == 0, result.stderr
     assert [entry["image"] for entry in json.loads(result.stdout)] == ["chelsea", "black"]  # stdout: only JSON
     with Image.open(plot) as picture:
