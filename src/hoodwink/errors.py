@@ -37,3 +37,7 @@ class OutputError(ImageError, ParameterError):
     :class:`ParameterError` (the types the output checks raised before there was one
     check), so handlers written for those keep working.
     """
+
+
+class DownloadError(HoodwinkError):
+    """A URL that could not be downloaded in time, whole and within the size cap."""

@@ -24,13 +24,19 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import http.client
 import os
+import socket
+import ssl
 import tempfile
+import threading
+import time
+import urllib.parse
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO
 
-from hoodwink.errors import OutputError
+from hoodwink.errors import DownloadError, OutputError
 
 #: Writes the content into an open binary file.
 Writer = Callable[[IO[bytes]], object]
@@ -221,3 +227,161 @@ def _same_file(a: Path, b: Path) -> bool:
         return a.exists() and b.exists() and os.path.samefile(a, b)
     except OSError:
         return False
+
+
+# --- downloads ---------------------------------------------------------------------------------
+
+#: Redirects followed before a download gives up.
+MAX_REDIRECTS = 5
+
+
+class _Deadline:
+    """Closes the connection's socket when the whole download's time is up."""
+
+    def __init__(self, seconds: float) -> None:
+        self.end = time.monotonic() + seconds
+        self.seconds = seconds
+        self.expired = False
+        self._lock = threading.Lock()
+        self._connection: http.client.HTTPConnection | None = None
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def left(self) -> float:
+        return max(0.01, self.end - time.monotonic())
+
+    def watch(self, connection: http.client.HTTPConnection | None) -> None:
+        with self._lock:
+            self._connection = connection
+            if self.expired and connection is not None:
+                connection.close()
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            connection = self._connection
+            if connection is not None and connection.sock is not None:
+                with contextlib.suppress(OSError):
+                    connection.sock.shutdown(socket.SHUT_RDWR)
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+
+def fetch(url: str, *, max_bytes: int, deadline_s: float, read_timeout_s: float = 20.0) -> bytes:
+    """The body of an http(s) ``url``, at most ``max_bytes``, all within ``deadline_s`` seconds.
+
+    The deadline covers the whole download (connecting, headers, redirects and every byte
+    of the body), so a server that sends one byte every second cannot hold it for longer.
+    Every failure (refused or timed-out connection, bad host or port, malformed status
+    line or headers, a body cut short, too many redirects, an HTTP error status, a body
+    over the cap) is one :class:`~hoodwink.errors.DownloadError` line naming the URL.
+
+    Example:
+        >>> fetch("http://127.0.0.1:9/x.png", max_bytes=100, deadline_s=1)
+        Traceback (most recent call last):
+        hoodwink.errors.DownloadError: http://127.0.0.1:9/x.png: could not download (connection refused)
+    """
+    deadline = _Deadline(deadline_s)
+    try:
+        current = url
+        seen: list[str] = []
+        for _ in range(MAX_REDIRECTS + 1):
+            status, location, body = _fetch_once(current, url, max_bytes, deadline, read_timeout_s)
+            if location is None:
+                if status >= 400:
+                    raise DownloadError(f"{url}: HTTP {status} {http.client.responses.get(status, '')}".rstrip())
+                return body
+            seen.append(current)
+            current = urllib.parse.urljoin(current, location)
+            if current in seen:
+                raise DownloadError(f"{url}: redirect loop ({current} again)")
+        raise DownloadError(f"{url}: more than {MAX_REDIRECTS} redirects")
+    finally:
+        deadline.cancel()
+
+
+def _fetch_once(
+    url: str, original: str, max_bytes: int, deadline: _Deadline, read_timeout_s: float
+) -> tuple[int, str | None, bytes]:
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise DownloadError(f"{original}: invalid URL ({reason(exc)})") from exc
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise DownloadError(f"{original}: only http(s) URLs with a host can be downloaded")
+    timeout = min(read_timeout_s, deadline.left())
+    connection: http.client.HTTPConnection
+    if parts.scheme == "https":
+        connection = http.client.HTTPSConnection(parts.hostname, port, timeout=timeout)
+    else:
+        connection = http.client.HTTPConnection(parts.hostname, port, timeout=timeout)
+    deadline.watch(connection)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    try:
+        connection.request("GET", target, headers={"User-Agent": "hoodwink", "Accept-Encoding": "identity"})
+        response = connection.getresponse()
+        if response.status in (301, 302, 303, 307, 308):
+            location = response.getheader("Location")
+            if not location:
+                raise DownloadError(f"{original}: HTTP {response.status} redirect without a Location")
+            return response.status, location, b""
+        if response.status >= 400:
+            return response.status, None, b""
+        length = response.getheader("Content-Length")
+        if length and length.isdigit() and int(length) > max_bytes:
+            raise DownloadError(f"{original}: too large ({int(length)} bytes; the cap is {max_bytes})")
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            if deadline.expired:
+                raise TimeoutError
+            chunk = response.read1(1 << 16)
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > max_bytes:
+                raise DownloadError(f"{original}: too large (over {max_bytes} bytes)")
+            chunks.append(chunk)
+        if deadline.expired:
+            raise TimeoutError
+        return response.status, None, b"".join(chunks)
+    except DownloadError:
+        raise
+    except TimeoutError as exc:
+        raise DownloadError(
+            f"{original}: could not download (no complete answer within {deadline.seconds:g} s)"
+        ) from exc
+    except (http.client.HTTPException, OSError, ValueError, UnicodeError) as exc:
+        if deadline.expired:
+            raise DownloadError(
+                f"{original}: could not download (no complete answer within {deadline.seconds:g} s)"
+            ) from exc
+        raise DownloadError(f"{original}: could not download ({_http_reason(exc)})") from exc
+    finally:
+        deadline.watch(None)
+        connection.close()
+
+
+def _http_reason(exc: BaseException) -> str:
+    if isinstance(exc, http.client.IncompleteRead):
+        return f"the server closed the connection after {len(exc.partial)} bytes of the body"
+    if isinstance(exc, http.client.LineTooLong):
+        return "a header or status line too long"
+    if isinstance(exc, http.client.BadStatusLine):
+        return "not an HTTP answer (bad status line)"
+    if isinstance(exc, http.client.RemoteDisconnected):
+        return "the server closed the connection without answering"
+    if isinstance(exc, http.client.InvalidURL):
+        return f"invalid URL: {reason(exc)}"
+    if isinstance(exc, http.client.HTTPException):
+        return f"malformed HTTP answer: {reason(exc)}"
+    if isinstance(exc, socket.gaierror):
+        return "unknown host"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS error: {reason(exc)}"
+    return reason(exc)

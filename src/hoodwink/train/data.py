@@ -28,7 +28,7 @@ import gzip
 import hashlib
 import os
 import struct
-import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -38,8 +38,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from hoodwink.errors import HoodwinkError
-from hoodwink.io import write_atomic
+from hoodwink.errors import DownloadError, HoodwinkError
+from hoodwink.io import fetch, write_atomic
 
 DIGITS = tuple(str(i) for i in range(10))
 
@@ -60,7 +60,11 @@ MNIST_MIRRORS: tuple[str, ...] = (
 TEST_ONLY_SPLIT = (8000, 2000)
 #: The largest random translation :func:`random_shift` (``TrainConfig.augment``) allows, in pixels.
 MAX_SHIFT = 8
-DOWNLOAD_TIMEOUT_S = 60.0
+#: One read waits at most this long; the whole file must arrive within the deadline.
+DOWNLOAD_TIMEOUT_S = 30.0
+DOWNLOAD_DEADLINE_S = 600.0
+#: The largest MNIST file is 9.9 MB.
+MAX_DOWNLOAD_BYTES = 64 * 1024 * 1024
 
 # IDX type codes -> numpy dtypes (big-endian on disk).
 _IDX_TYPES: dict[int, str] = {0x08: "u1", 0x09: "i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
@@ -327,17 +331,22 @@ def download_mnist(
 
 
 def _fetch(url: str) -> bytes:
-    if not url.startswith(("http://", "https://", "file://")):
+    """The bytes at an http(s) URL (within :data:`DOWNLOAD_DEADLINE_S` in all) or a file:// URL."""
+    if url.startswith("file://"):
+        path = Path(urllib.request.url2pathname(urllib.parse.urlsplit(url).path))
+        try:
+            if path.stat().st_size > MAX_DOWNLOAD_BYTES:
+                raise DataError(f"{url}: too large (over {MAX_DOWNLOAD_BYTES} bytes)")
+            return path.read_bytes()
+        except OSError as exc:
+            raise DataError(f"{url}: {exc.strerror or exc}") from exc
+    if not url.startswith(("http://", "https://")):
         raise DataError(f"{url}: only http(s) and file URLs are supported")
-    request = urllib.request.Request(url, headers={"User-Agent": "hoodwink"})
     try:
-        with urllib.request.urlopen(request, timeout=DOWNLOAD_TIMEOUT_S) as response:
-            body: bytes = response.read()
-    except urllib.error.HTTPError as exc:
-        raise DataError(f"{url}: HTTP {exc.code}") from exc
-    except (urllib.error.URLError, TimeoutError, OSError) as exc:
-        raise DataError(f"{url}: {getattr(exc, 'reason', exc)}") from exc
-    return body
+        return fetch(url, max_bytes=MAX_DOWNLOAD_BYTES, deadline_s=DOWNLOAD_DEADLINE_S,
+                     read_timeout_s=DOWNLOAD_TIMEOUT_S)
+    except DownloadError as exc:
+        raise DataError(str(exc)) from exc
 
 
 # --- folders of images ----------------------------------------------------------
