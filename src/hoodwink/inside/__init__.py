@@ -34,6 +34,16 @@ from hoodwink.inside.layers import (
 from hoodwink.inside.look import InsideResult, LayerMaps, look_inside
 from hoodwink.inside.neuron import DenseLayer, Neuron, concert, dense_layer, neuron
 from hoodwink.inside.style import Stylized, stylize
+from hoodwink.viz import register_figure
+
+# Each result draws itself through hoodwink.viz (figure, save, Jupyter); the drawers are
+# named, not imported, so neither matplotlib nor hoodwink.viz.inside loads until a picture is drawn.
+for _type, _drawer in (
+    (Neuron, "neuron_figure"), (DenseLayer, "dense_figure"), (ConvolutionExplained, "convolution_figure"),
+    (InsideResult, "inside_figure"), (Visualization, "visualization_figure"), (Dream, "dream_figure"),
+    (Stylized, "style_figure"), (Unseen, "unseen_figure"),
+):
+    register_figure(_type, f"hoodwink.viz.inside:{_drawer}")
 
 __all__ = [
     "ConvolutionExplained", "DenseLayer", "Dream", "InsideResult", "LayerInfo", "LayerMaps",

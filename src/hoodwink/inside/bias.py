@@ -60,12 +60,6 @@ class Unseen:
     def to_dict(self) -> dict[str, Any]:
         return {"model": self.model, "photos": [p.to_dict() for p in self.photos]}
 
-    def _repr_png_(self) -> bytes:
-        from hoodwink.viz.common import figure_png
-        from hoodwink.viz.inside import unseen_figure
-
-        return figure_png(unseen_figure(self))
-
 
 def skimage_photo(name: str) -> torch.Tensor:
     """A scikit-image sample (``skimage.data.NAME``) as (3, H, W) float in [0, 1]."""

@@ -78,12 +78,6 @@ class ConvolutionExplained:
                 "box": list(self.box), "stride": list(self.stride),
                 "map_value": float(self.output[self.position])}
 
-    def _repr_png_(self) -> bytes:
-        from hoodwink.viz.common import figure_png
-        from hoodwink.viz.inside import convolution_figure
-
-        return figure_png(convolution_figure(self))
-
 
 def first_convolution(model: Classifier) -> str:
     """The name of the first ``nn.Conv2d`` in ``model.net``."""

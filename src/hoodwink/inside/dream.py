@@ -72,12 +72,6 @@ class Dream:
             "steps": self.steps, "step_size": self.step_size, "seed": self.seed,
             "size": list(self.image.shape[-2:])}
 
-    def _repr_png_(self) -> bytes:
-        from hoodwink.viz.common import figure_png
-        from hoodwink.viz.inside import dream_figure
-
-        return figure_png(dream_figure(self))
-
 
 def default_dream_layer(model: Classifier) -> str:
     """The layer :func:`dream` uses by default: a middle layer with feature maps."""

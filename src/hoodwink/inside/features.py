@@ -105,12 +105,6 @@ class Visualization:
                 "step_size": self.step_size, "seed": self.seed,
                 "predictions": [p.to_dict() for p in self.predictions]}
 
-    def _repr_png_(self) -> bytes:
-        from hoodwink.viz.common import figure_png
-        from hoodwink.viz.inside import visualization_figure
-
-        return figure_png(visualization_figure(self))
-
 
 class FourierImage(torch.nn.Module):
     """An image parameterised by its spectrum (scaled by 1/f) and decorrelated colours.

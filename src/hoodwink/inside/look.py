@@ -78,12 +78,6 @@ class InsideResult:
                 "layers": [layer.to_dict() for layer in self.layers],
                 "convolution": self.convolution.to_dict() if self.convolution else None}
 
-    def _repr_png_(self) -> bytes:
-        from hoodwink.viz.common import figure_png
-        from hoodwink.viz.inside import inside_figure
-
-        return figure_png(inside_figure(self))
-
 
 def layer_maps(model: Classifier, image: torch.Tensor, layers: Sequence[str], top: int = 8) -> tuple[LayerMaps, ...]:
     """The ``top`` strongest channels of each layer (mean activation over the map) for one image."""

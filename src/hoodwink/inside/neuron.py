@@ -94,12 +94,6 @@ class Neuron:
                 "total": self.total, "bias": self.bias, "z": self.z, "activations": dict(self.activations),
                 "go": self.go}
 
-    def _repr_png_(self) -> bytes:
-        from hoodwink.viz.common import figure_png
-        from hoodwink.viz.inside import neuron_figure
-
-        return figure_png(neuron_figure(self))
-
 
 def neuron(factors: Sequence[str], scores: Sequence[float], weights: Sequence[float],
            threshold: float) -> Neuron:
@@ -155,12 +149,6 @@ class DenseLayer:
                 "predicted": self.classes[self.predicted],
                 "label": None if self.label is None else self.classes[self.label],
                 "max_difference": float(np.abs(self.dense - self.logits).max())}
-
-    def _repr_png_(self) -> bytes:
-        from hoodwink.viz.common import figure_png
-        from hoodwink.viz.inside import dense_figure
-
-        return figure_png(dense_figure(self))
 
 
 def linear_layer(model: Classifier) -> nn.Linear:

@@ -83,12 +83,6 @@ class Stylized:
                 "style_loss": {"start": self.style_loss[0], "end": self.style_loss[-1]},
                 "content_loss": {"start": self.content_loss[0], "end": self.content_loss[-1]}}
 
-    def _repr_png_(self) -> bytes:
-        from hoodwink.viz.common import figure_png
-        from hoodwink.viz.inside import style_figure
-
-        return figure_png(style_figure(self))
-
 
 def gram(features: torch.Tensor) -> torch.Tensor:
     """(N, C, C) channel correlations of (N, C, H, W) features, divided by C * H * W."""
