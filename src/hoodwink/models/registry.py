@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+import inspect
 import json
+import math
 import os
 import pickle
+import warnings
 import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -22,7 +25,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from hoodwink.errors import ModelError
+from hoodwink.errors import HoodwinkError, ModelError
 from hoodwink.io import check_output, write_atomic
 from hoodwink.models.classifier import Classifier
 from hoodwink.models.labels import Labels
@@ -190,8 +193,27 @@ def wrap(
     return model.to(resolve_device(device))
 
 
+#: The most bytes a ``.pt`` archive may declare (uncompressed); a compressed entry is refused
+#: outright (``torch.save`` never compresses, so compression in a weights file is a zip bomb's tool).
+MAX_WEIGHTS_BYTES = 4 * 1024**3
+#: An integer architecture option (``hidden``, ``width``, ``classes``) is refused above this,
+#: before anything is allocated.
+MAX_OPTION = 16_384
+
+
 def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    """Read a state dict safely: safetensors, or torch's weights-only unpickler."""
+    """Read a state dict safely: safetensors, or torch's weights-only unpickler.
+
+    Refused, with the file named: a file that is neither format ("not a weights file"), a
+    pickle that holds anything but tensors (it could run code: never unpickled), a zip
+    archive that declares more than :data:`MAX_WEIGHTS_BYTES` or compresses its entries,
+    and any tensor holding NaN or infinity.
+
+    Example:
+        >>> load_state_dict(Path("random.pt"))                   # doctest: +SKIP
+        Traceback (most recent call last):
+        hoodwink.errors.ModelError: random.pt: not a weights file (neither safetensors nor torch.save)
+    """
     if not path.is_file():
         raise ModelError(f"{path}: no such weights file")
     if path.suffix.lower() == ".safetensors":
@@ -199,30 +221,112 @@ def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
         from safetensors.torch import load_file
 
         try:
-            return load_file(str(path))
-        except (SafetensorError, OSError, ValueError) as exc:
+            state = load_file(str(path))
+        except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
             raise ModelError(f"{path}: not a valid safetensors file ({_first_line(exc)})") from exc
+    else:
+        state = _load_torch(path)
+    _check_finite(state, path)
+    return state
+
+
+def _load_torch(path: Path) -> dict[str, torch.Tensor]:
+    with path.open("rb") as handle:
+        magic = handle.read(4)
+    if magic[:2] == b"PK":
+        _check_archive(path)
+    elif magic[:1] != b"\x80":  # every pickle from protocol 2 on starts with PROTO
+        raise ModelError(f"{path}: not a weights file (neither safetensors nor torch.save)")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "Detected pickle protocol 4": one line, ours
+            state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
+        text = str(exc)
+        if "weights only" not in text.lower() and "weights_only" not in text.lower():
+            raise ModelError(f"{path}: not a weights file (damaged pickle: {_first_line(exc)})") from exc
+        if "Unsupported operand" in text:
+            raise ModelError(
+                f"{path}: refused to load: a pickle feature torch's safe loader does not read "
+                "(pickle protocol 4 or later?); save it again with torch.save's defaults or use safetensors"
+            ) from exc
         raise ModelError(
             f"{path}: refused to load: the file holds Python objects other than tensors "
             "(unpickling it could run code); save a plain state dict or use safetensors"
         ) from exc
-    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as exc:
+    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError, KeyError, IndexError,
+            TypeError, AttributeError, MemoryError) as exc:
         raise ModelError(f"{path}: not a PyTorch weights file ({_first_line(exc)})") from exc
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+    if not isinstance(state, dict) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
+    ):
         raise ModelError(f"{path}: not a state dict of tensors")
     return state
 
 
+def _check_archive(path: Path) -> None:
+    """Refuse a zip archive that would inflate past the cap, before torch reads a byte of it."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            entries = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise ModelError(f"{path}: not a weights file (a damaged zip archive: {_first_line(exc)})") from exc
+    declared = sum(e.file_size for e in entries)
+    if declared > MAX_WEIGHTS_BYTES:
+        raise ModelError(f"{path}: refused: declares {declared:,} bytes, over the cap of {MAX_WEIGHTS_BYTES:,}")
+    packed = [e.filename for e in entries if e.compress_type != zipfile.ZIP_STORED]
+    if packed:
+        raise ModelError(
+            f"{path}: refused: compressed entries ({packed[0]}, ...); torch.save never compresses, "
+            "so this archive was made to inflate (save it again with torch.save or use safetensors)"
+        )
+
+
+def _check_finite(state: dict[str, torch.Tensor], path: Path) -> None:
+    for name, tensor in state.items():
+        if (tensor.is_floating_point() or tensor.is_complex()) and not bool(torch.isfinite(tensor).all()):
+            raise ModelError(f"{path}: tensor {name!r} holds NaN or infinite values; refused")
+
+
 def _apply_state(net: nn.Module, state: dict[str, torch.Tensor], path: Path) -> None:
+    """Load ``state`` into ``net``, or say which tensor does not fit and how."""
+    _check_shapes({k: tuple(v.shape) for k, v in net.state_dict().items()},
+                  {k: tuple(v.shape) for k, v in state.items()}, path)
     try:
         net.load_state_dict(state, strict=True)
     except RuntimeError as exc:
         raise ModelError(f"{path}: weights do not fit the architecture ({_first_line(exc)})") from exc
+
+
+def _check_shapes(expected: dict[str, tuple[int, ...]], found: dict[str, tuple[int, ...]], path: Path) -> None:
+    for key, shape in expected.items():  # in the network's order: the first layer that differs
+        if key in found and found[key] != shape:
+            raise ModelError(
+                f"{path}: weights do not fit the architecture: tensor {key!r} is "
+                f"{list(found[key])} in the file, the network needs {list(shape)}"
+            )
+    missing = [k for k in expected if k not in found]
+    unexpected = [k for k in found if k not in expected]
+    if missing or unexpected:
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} missing (first {missing[0]!r})")
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected (first {unexpected[0]!r})")
+        raise ModelError(f"{path}: weights do not fit the architecture: tensors {', '.join(parts)}")
+
+
+def _file_shapes(path: Path) -> dict[str, tuple[int, ...]]:
+    """Tensor shapes from a safetensors header, without reading the tensors."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}  # noqa: SIM118
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise ModelError(f"{path}: not a valid safetensors file ({_first_line(exc)})") from exc
 
 
 def save_model(model: Classifier, path: str | os.PathLike[str],
@@ -245,24 +349,123 @@ def save_model(model: Classifier, path: str | os.PathLike[str],
 
 
 def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The hoodwink metadata stored in a ``.safetensors`` model file."""
+    """The hoodwink metadata stored in a ``.safetensors`` model file, checked against the schema.
+
+    See :func:`check_metadata`; every error names the file.
+    """
     from safetensors import SafetensorError, safe_open
 
     path = Path(path)
     try:
         with safe_open(str(path), framework="pt") as f:
             header = f.metadata() or {}
-    except (SafetensorError, OSError, ValueError) as exc:
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
         raise ModelError(f"{path}: not a valid safetensors file ({_first_line(exc)})") from exc
     if "hoodwink" not in header:
         raise ModelError(f"{path}: no hoodwink metadata; load it with load_model(ARCH, weights=FILE)")
     try:
-        meta = json.loads(header["hoodwink"])
-    except json.JSONDecodeError as exc:
-        raise ModelError(f"{path}: damaged hoodwink metadata") from exc
+        meta = json.loads(header["hoodwink"], parse_constant=_no_constant)
+    except (json.JSONDecodeError, ValueError, RecursionError) as exc:
+        raise ModelError(f"{path}: damaged hoodwink metadata (not JSON: {_first_line(exc)})") from exc
+    check_metadata(meta, path)
+    return dict(meta)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number")
+
+
+def check_metadata(meta: Any, path: Path) -> None:
+    """Validate a model file's metadata before anything is built.
+
+    Types and ranges of every field that builds or wraps the network (``arch`` registered;
+    ``options`` only the architecture's own keyword arguments, integers from 1 to
+    :data:`MAX_OPTION`; ``input_size`` and ``resize`` from 1 to 4096; ``channels`` 1 or 3;
+    ``mean`` and ``std`` one finite number per channel, ``std`` positive; ``labels`` a
+    non-empty list of lists of names; ``interpolation`` a torch mode). Other keys (such as
+    ``training``) are kept as they are.
+
+    Example:
+        >>> check_metadata({"arch": "mlp", "options": {"hidden": 1000000}}, Path("m.safetensors"))
+        Traceback (most recent call last):
+        hoodwink.errors.ModelError: m.safetensors: metadata: options.hidden is 1000000, outside 1..16384
+    """
+    def bad(what: str) -> ModelError:
+        return ModelError(f"{path}: metadata: {what}")
+
     if not isinstance(meta, dict):
-        raise ModelError(f"{path}: damaged hoodwink metadata")
-    return meta
+        raise bad("not a JSON object")
+    arch = meta.get("arch")
+    if not isinstance(arch, str):
+        raise bad("'arch' (the architecture's name) is missing")
+    try:
+        info = model_info(arch)
+    except ModelError as exc:
+        raise bad(str(exc)) from None
+    options = meta.get("options", {})
+    if not isinstance(options, dict):
+        raise bad("'options' must be an object")
+    known = {n for n in inspect.signature(info.builder).parameters if n != "pretrained"}
+    for key, value in options.items():
+        if key not in known:
+            raise bad(f"unknown option {key!r} for {arch} (known: {', '.join(sorted(known)) or 'none'})")
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise bad(f"options.{key} must be an integer, not {value!r}")
+        if not 1 <= value <= MAX_OPTION:
+            raise bad(f"options.{key} is {value}, outside 1..{MAX_OPTION}")
+
+    def integers(key: str, count: int | None, low: int, high: int) -> None:
+        value = meta.get(key)
+        if value is None:
+            return
+        items = value if count is not None else [value]
+        if count is not None and (not isinstance(value, list) or len(value) != count):
+            raise bad(f"{key} must be a list of {count} integers")
+        for item in items:
+            if not isinstance(item, int) or isinstance(item, bool) or not low <= item <= high:
+                raise bad(f"{key} must hold integers from {low} to {high}, not {value!r}")
+
+    integers("input_size", 2, 1, 4096)
+    integers("resize", None, 1, 4096)
+    integers("channels", None, 1, 3)
+    channels = meta.get("channels", info.channels)
+    if channels not in (1, 3):
+        raise bad(f"channels must be 1 or 3, not {channels!r}")
+    for key in ("mean", "std"):
+        value = meta.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, list) or len(value) != channels or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value
+        ):
+            raise bad(f"{key} must be {channels} finite numbers (one per channel), not {value!r}")
+        if key == "std" and not all(v > 0 for v in value):
+            raise bad(f"std must be positive, not {value!r}")
+    interpolation = meta.get("interpolation")
+    if interpolation is not None and interpolation not in ("nearest", "bilinear", "bicubic", "area"):
+        raise bad(f"interpolation must be nearest, bilinear, bicubic or area, not {interpolation!r}")
+    labels = meta.get("labels")
+    if labels is not None:
+        if not isinstance(labels, list) or not labels or not all(
+            isinstance(names, list) and names and all(isinstance(n, str) for n in names) for names in labels
+        ):
+            raise bad("labels must be a non-empty list of lists of class names")
+        classes = options.get("classes")
+        if isinstance(classes, int) and classes != len(labels):
+            raise bad(f"{len(labels)} labels for a network with {classes} outputs")
+    ids = meta.get("label_ids")
+    if ids is not None and (not isinstance(ids, list) or not all(isinstance(i, str) for i in ids)
+                            or (labels is not None and ids and len(ids) != len(labels))):
+        raise bad("label_ids must be a list of strings, one per label")
+    name = meta.get("name")
+    if name is not None and not isinstance(name, str):
+        raise bad("name must be a string")
+
+
+def _outputs(net: nn.Module) -> int | None:
+    """How many classes ``net`` predicts: the out size of its last linear layer."""
+    last = [m for m in net.modules() if isinstance(m, nn.Linear)]
+    return last[-1].out_features if last else None
 
 
 def _load_file(path: Path, device: str | torch.device | None) -> Classifier:
@@ -274,10 +477,23 @@ def _load_file(path: Path, device: str | torch.device | None) -> Classifier:
             "use --model ARCH --weights FILE (or load_model(ARCH, weights=FILE))"
         )
     meta = read_metadata(path)
-    info = model_info(str(meta.get("arch", "")))
-    model = info.build(pretrained=False, device="cpu", **meta.get("options", {}))
-    _apply_state(model.net, load_state_dict(path), path)
+    info = model_info(str(meta["arch"]))
+    options = meta.get("options", {})
+    try:
+        with torch.device("meta"):  # shapes only: nothing is allocated until they match the file's
+            skeleton = info.builder(pretrained=False, **options)
+        _check_shapes({k: tuple(v.shape) for k, v in skeleton.state_dict().items()}, _file_shapes(path), path)
+        state = load_state_dict(path)
+        model = info.build(pretrained=False, device="cpu", **options)
+    except ModelError:
+        raise
+    except (HoodwinkError, TypeError, ValueError, RuntimeError) as exc:
+        raise ModelError(f"{path}: cannot build {info.name} from its metadata ({_first_line(exc)})") from exc
+    _apply_state(model.net, state, path)
     if meta.get("labels"):
+        outputs = _outputs(model.net)
+        if outputs is not None and outputs != len(meta["labels"]):
+            raise ModelError(f"{path}: metadata: {len(meta['labels'])} labels for a network with {outputs} outputs")
         model.labels = Labels(tuple(tuple(n) for n in meta["labels"]), tuple(meta.get("label_ids", ())))
     model.name = path.stem
     model.metadata = {k: v for k, v in meta.items() if k not in _GEOMETRY}
