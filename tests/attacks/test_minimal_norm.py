@@ -182,7 +182,11 @@ def test_margin_and_unbounded_threat():
 def test_registered_with_validation():
     names = {a.name for a in list_attacks()}
     assert {"cw-l2", "deepfool"} <= names
-    assert get_attack("cw_l2", steps=5, seed=0, confidence=0.0).steps == 5
+    assert get_attack("cw_l2", steps=5, seed=None, confidence=0.0).steps == 5
+    with pytest.raises(ParameterError, match="no parameter seed"):  # it draws no random numbers
+        get_attack("deepfool", seed=0)
+    with pytest.raises(ParameterError, match="batch_size"):
+        get_attack("deepfool", batch_size=True)
     with pytest.raises(ParameterError, match="steps"):
         get_attack("deepfool", steps=0)
     with pytest.raises(ParameterError, match="candidates"):

@@ -2,9 +2,10 @@
 
 Every attack is a small frozen dataclass of hyperparameters with one call,
 ``attack(model, images, goal, threat) -> AttackResult``; the engine in
-:mod:`hoodwink.attacks.base` keeps images on the 8-bit grid inside the threat,
-stops each sample when it has succeeded, counts passes and records the
-trajectory. :func:`trick` is the front door for one image.
+:mod:`hoodwink.attacks.engine` (one template for every attack) and the model
+oracle (:mod:`hoodwink.attacks.oracle`, the only door to the model) keep images
+on the 8-bit grid inside the threat, stop each sample when it has succeeded,
+count passes and queries per sample and record the trajectory. :func:`trick` is the front door for one image.
 
 Example:
     >>> from hoodwink.attacks import PGD, Goal, ThreatModel, get_attack, list_attacks
@@ -15,15 +16,18 @@ Example:
 from __future__ import annotations
 
 from hoodwink.attacks.apgd import APGD, APGDCE, APGDDLR, APGDT, dlr_loss, dlr_targeted_loss
-from hoodwink.attacks.base import GradientAttack
 from hoodwink.attacks.bim import BIM
 from hoodwink.attacks.cw import CarliniWagnerL2
 from hoodwink.attacks.deepfool import DeepFool
+from hoodwink.attacks.engine import Attack, AttackBase, Batch, Outcome, Recorder
 from hoodwink.attacks.fgsm import FGSM
 from hoodwink.attacks.goals import Goal
+from hoodwink.attacks.gradient import GradientAttack
 from hoodwink.attacks.mifgsm import MIFGSM
+from hoodwink.attacks.oracle import Oracle, QueryBudgetError, QueryModel
 from hoodwink.attacks.pgd import PGD
 from hoodwink.attacks.registry import (
+    ATTACKS,
     AttackInfo,
     attack_info,
     get_attack,
@@ -35,8 +39,10 @@ from hoodwink.attacks.threat import NORMS, ThreatModel, parse_eps
 from hoodwink.attacks.trick import trick
 
 __all__ = [
-    "APGD", "APGDCE", "APGDDLR", "APGDT", "BIM", "FGSM", "MIFGSM", "NORMS", "PGD",
-    "AttackInfo", "AttackResult", "CarliniWagnerL2", "DeepFool", "Goal", "GradientAttack", "ThreatModel", "Trajectory",
+    "APGD", "APGDCE", "APGDDLR", "APGDT", "ATTACKS", "BIM", "FGSM", "MIFGSM", "NORMS", "PGD",
+    "Attack", "AttackBase", "AttackInfo", "AttackResult", "Batch", "CarliniWagnerL2", "DeepFool",
+    "Goal", "GradientAttack", "Oracle", "Outcome", "QueryBudgetError", "QueryModel", "Recorder",
+    "ThreatModel", "Trajectory",
     "attack_info", "dlr_loss", "dlr_targeted_loss", "get_attack", "list_attacks", "parse_eps",
     "register_attack", "trick",
 ]

@@ -23,8 +23,8 @@ from typing import ClassVar
 
 import torch
 
-from hoodwink.attacks.base import GradientAttack, State
 from hoodwink.attacks.goals import Goal
+from hoodwink.attacks.gradient import GradientAttack, State
 from hoodwink.attacks.registry import register_attack
 from hoodwink.attacks.threat import ThreatModel
 from hoodwink.errors import ParameterError

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from hoodwink.attacks.base import GradientAttack
+from hoodwink.attacks.gradient import GradientAttack
 from hoodwink.attacks.registry import register_attack
 from hoodwink.attacks.threat import LEVELS, ThreatModel
 

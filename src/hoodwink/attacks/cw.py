@@ -21,20 +21,17 @@ Example:
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import torch
-from torch import nn
 
-from hoodwink.attacks.goals import Goal
-from hoodwink.attacks.minimal import TIE_MARGIN, Batch, Recorder, goal_margin, judge, run_batches
+from hoodwink.attacks.engine import AttackBase, Batch, Outcome, Recorder
+from hoodwink.attacks.minimal import TIE_MARGIN, goal_margin, judge, unbounded_threat
 from hoodwink.attacks.registry import register_attack
-from hoodwink.attacks.result import AttackResult
 from hoodwink.attacks.threat import ThreatModel
-from hoodwink.errors import ParameterError
+from hoodwink.validate import check_bool, check_float, check_int
 
 _BETAS = (0.9, 0.999)
 _ADAM_EPS = 1e-8
@@ -45,7 +42,7 @@ _NO_UPPER = 1e10
                  "over the constant; a minimal-norm attack (Carlini and Wagner 2017)",
                  norms=("l2",), paper="Carlini and Wagner 2017, arXiv:1608.04644")
 @dataclass(frozen=True)
-class CarliniWagnerL2:
+class CarliniWagnerL2(AttackBase):
     """C&W L2 with a per-sample binary search over ``c`` and per-sample early abort.
 
     Args:
@@ -59,8 +56,6 @@ class CarliniWagnerL2:
         batch_size: images per batch.
         confidence: success also needs the winning class at this probability
             (the hinge keeps pushing until it does).
-        seed: unused (C&W draws no random numbers); accepted so that every attack
-            takes the same parameters.
         record: keep a trajectory (one row per Adam step over all rounds; the
             loss is the C&W objective, NaN where a sample did not run).
 
@@ -79,42 +74,30 @@ class CarliniWagnerL2:
     abort_early: bool = True
     batch_size: int = 32
     confidence: float = 0.0
-    seed: int = 0
     record: bool = True
 
     def __post_init__(self) -> None:
         for key in ("steps", "search_steps", "batch_size"):
-            value = getattr(self, key)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ParameterError(f"{key} must be a positive integer, not {value!r}")
+            check_int(key, getattr(self, key))
         for key in ("step_size", "initial_const"):
-            value = getattr(self, key)
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-                raise ParameterError(f"{key} must be a positive number, not {value!r}")
-        if not (math.isfinite(self.kappa) and self.kappa >= 0):
-            raise ParameterError(f"kappa must be a non-negative number, not {self.kappa!r}")
-        if not 0.0 <= self.confidence < 1.0:
-            raise ParameterError(f"confidence is a probability in [0, 1), not {self.confidence!r}")
+            check_float(key, getattr(self, key), low=0.0, low_open=True)
+        check_float("kappa", self.kappa, low=0.0)
+        check_float("confidence", self.confidence, low=0.0, high=1.0, high_open=True)
+        check_bool("abort_early", self.abort_early)
+        check_bool("record", self.record)
 
-    def params(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+    def default_threat(self, images: torch.Tensor) -> ThreatModel:
+        """No eps bound: only the pixel box and the 8-bit grid."""
+        return unbounded_threat("l2", images)
 
-    def __call__(self, model: nn.Module, images: torch.Tensor, goal: Goal | None = None,
-                 threat: ThreatModel | None = None) -> AttackResult:
-        """Attack ``images`` (N, C, H, W) in [0, 1]; ``threat`` None means no eps bound (L2)."""
-        return run_batches(self, model, images, goal, threat, "l2",
-                           lambda c, g, t: self._batch(model, c, g, t), self.params())
-
-    def _batch(self, model: nn.Module, clean: torch.Tensor, goal: Goal,
-               threat: ThreatModel) -> Batch:
+    def run(self, batch: Batch) -> Outcome:
+        """C&W on one batch: binary search over ``c``, Adam steps in tanh space."""
+        clean, goal, threat, oracle = batch.clean, batch.goal, batch.threat, batch.oracle
         n, device = clean.shape[0], clean.device
         lo, hi = threat.bounds
-        with torch.no_grad():
-            clean_logits = model(clean).detach().float()
+        clean_logits = oracle.evaluate(clean, batch.rows).logits
         labels = goal.labels(clean_logits)
         clean_probs = clean_logits.softmax(dim=1)
-        forward = torch.ones(n, dtype=torch.long, device=device)
-        backward = torch.zeros(n, dtype=torch.long, device=device)
         used = torch.zeros(n, dtype=torch.long, device=device)
         # the best image so far: successful with the smallest L2, else the most adversarial
         success, _, out_probs = judge(clean_logits, labels, goal, self.confidence)
@@ -126,7 +109,7 @@ class CarliniWagnerL2:
         upper = torch.full((n,), _NO_UPPER, device=device)
         w0 = torch.atanh(((clean - lo) / (hi - lo) * 2 - 1).clamp(-1 + 1e-6, 1 - 1e-6))
         recorder = Recorder(self.search_steps * self.steps + 1, n, clean_logits.shape[1], device,
-                            self.record)
+                            self.record and not batch.lean)
         recorder(0, torch.arange(n, device=device), clean_probs, torch.zeros(n, device=device),
                  torch.zeros(n, device=device))
         patience = max(self.steps // 10, 1)
@@ -145,24 +128,24 @@ class CarliniWagnerL2:
                 c0 = clean[idx]
                 x = (torch.tanh(w) + 1) / 2 * (hi - lo) + lo
                 q = threat.project(x, c0)
-                with torch.enable_grad():
-                    q_in = q.detach().requires_grad_(True)
-                    logits = model(q_in)
-                    lab = labels[idx]
-                    margin = goal_margin(logits.float(), lab, goal.toward)
-                    ok, _, probs = judge(logits, lab, goal, self.confidence)
+                evaluation = oracle.evaluate(q, idx, grad=True)
+                lab = labels[idx]
+                ok, margin, probs = judge(evaluation.logits, lab, goal, self.confidence)
+                confident = goal.reached_probs(probs, lab, self.confidence)
+
+                def hinge_loss(z: torch.Tensor, lab: torch.Tensor = lab,
+                               confident: torch.Tensor = confident) -> torch.Tensor:
                     # the hinge; below the wanted confidence it keeps pushing past kappa
-                    f = (hinge - margin).clamp_min(0)
-                    if self.confidence > 0:
-                        f = torch.where(goal.reached_probs(probs, lab, self.confidence), f,
-                                        hinge - margin)
-                    (grad_f,) = torch.autograd.grad(f.sum(), q_in)
-                forward[idx] += 1
-                backward[idx] += 1
+                    m = goal_margin(z, lab, goal.toward)
+                    f = (hinge - m).clamp_min(0)
+                    return torch.where(confident, f, hinge - m) if self.confidence > 0 else f
+
+                f = hinge_loss(evaluation.logits)
+                grad_f = evaluation.gradient(hinge_loss)
                 with torch.no_grad():
                     delta = x - c0
                     dist2 = delta.flatten(1).pow(2).sum(1)
-                    loss = dist2 + const[idx] * f.detach()
+                    loss = dist2 + const[idx] * f
                     l2 = (q - c0).flatten(1).norm(dim=1)
                     recorder(round_ * self.steps + step + 1, idx, probs, loss, l2)
                     used[idx] += 1
@@ -202,5 +185,5 @@ class CarliniWagnerL2:
             bisect = (lower[r] + upper[r]) / 2
             grow = torch.where(upper[r] < _NO_UPPER, bisect, const[r] * 10)
             const[r] = torch.where(won, bisect, grow)
-        return Batch(out, success, out_probs, clean_probs, labels, forward, backward, used,
-                     recorder.trajectory(labels))
+        return Outcome(out, success, out_probs, clean_probs, labels, used,
+                       recorder.trajectory(labels))

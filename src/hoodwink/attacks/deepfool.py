@@ -30,20 +30,19 @@ Example:
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import torch
-from torch import nn
 
+from hoodwink.attacks.engine import AttackBase, Batch, Outcome, Recorder
 from hoodwink.attacks.goals import Goal
-from hoodwink.attacks.minimal import Batch, Recorder, goal_margin, judge, run_batches
+from hoodwink.attacks.minimal import goal_margin, judge, unbounded_threat
+from hoodwink.attacks.oracle import Evaluation, Oracle
 from hoodwink.attacks.registry import register_attack
-from hoodwink.attacks.result import AttackResult
 from hoodwink.attacks.threat import ThreatModel
-from hoodwink.errors import ParameterError
+from hoodwink.validate import check_bool, check_float, check_int
 
 #: Added to every boundary distance, as in the paper's reference code (numerical stability).
 _EPS_DISTANCE = 1e-4
@@ -56,7 +55,7 @@ _BISECT_TRIES = 4
                  "among the top classes; a minimal-norm attack (Moosavi-Dezfooli et al. 2016)",
                  norms=("l2", "linf"), paper="Moosavi-Dezfooli et al. 2016, arXiv:1511.04599")
 @dataclass(frozen=True)
-class DeepFool:
+class DeepFool(AttackBase):
     """DeepFool, L2 or Linf (from the threat's norm; L2 when ``threat`` is None).
 
     Args:
@@ -66,8 +65,6 @@ class DeepFool:
             ``candidates - 1`` most likely others (all classes when larger than the model has).
         batch_size: images per batch.
         confidence: success also needs the winning class at this probability.
-        seed: unused (DeepFool draws no random numbers); accepted so that every
-            attack takes the same parameters.
         record: keep a trajectory (the loss is the goal margin in logits).
 
     Returns an :class:`AttackResult` whose ``adversarial`` images are the
@@ -84,36 +81,24 @@ class DeepFool:
     candidates: int = 10
     batch_size: int = 32
     confidence: float = 0.0
-    seed: int = 0
     record: bool = True
 
     def __post_init__(self) -> None:
-        if isinstance(self.steps, bool) or not isinstance(self.steps, int) or self.steps < 1:
-            raise ParameterError(f"steps must be a positive integer, not {self.steps!r}")
-        if not (math.isfinite(self.overshoot) and self.overshoot >= 0):
-            raise ParameterError(f"overshoot must be a non-negative number, not {self.overshoot!r}")
-        if isinstance(self.candidates, bool) or not isinstance(self.candidates, int) \
-                or self.candidates < 2:
-            raise ParameterError(f"candidates must be an integer >= 2, not {self.candidates!r}")
-        if not isinstance(self.batch_size, int) or self.batch_size < 1:
-            raise ParameterError(f"batch_size must be a positive integer, not {self.batch_size!r}")
-        if not 0.0 <= self.confidence < 1.0:
-            raise ParameterError(f"confidence is a probability in [0, 1), not {self.confidence!r}")
+        check_int("steps", self.steps)
+        check_float("overshoot", self.overshoot, low=0.0)
+        check_int("candidates", self.candidates, low=2)
+        check_int("batch_size", self.batch_size)
+        check_float("confidence", self.confidence, low=0.0, high=1.0, high_open=True)
+        check_bool("record", self.record)
 
-    def params(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+    def default_threat(self, images: torch.Tensor) -> ThreatModel:
+        """No eps bound: only the pixel box and the 8-bit grid (L2)."""
+        return unbounded_threat("l2", images)
 
-    def __call__(self, model: nn.Module, images: torch.Tensor, goal: Goal | None = None,
-                 threat: ThreatModel | None = None) -> AttackResult:
-        """Attack ``images`` (N, C, H, W) in [0, 1]; ``threat`` None means no eps bound."""
-        return run_batches(self, model, images, goal, threat, "l2",
-                           lambda c, g, t: self._batch(model, c, g, t), self.params())
-
-    def _batch(self, model: nn.Module, clean: torch.Tensor, goal: Goal,
-               threat: ThreatModel) -> Batch:
+    def run(self, batch: Batch) -> Outcome:
+        """DeepFool on one batch, then the step fitted to the 8-bit grid."""
+        clean, goal, threat, oracle = batch.clean, batch.goal, batch.threat, batch.oracle
         n, device = clean.shape[0], clean.device
-        forward = torch.zeros(n, dtype=torch.long, device=device)
-        backward = torch.zeros(n, dtype=torch.long, device=device)
         used = torch.zeros(n, dtype=torch.long, device=device)
         recorder: Recorder | None = None
         labels = others = clean_probs = None
@@ -125,15 +110,14 @@ class DeepFool:
         t = torch.zeros_like(clean)
         for step in range(self.steps + 1):
             x = c if step == 0 else threat.clip(c + (1 + self.overshoot) * t, c)
-            with torch.enable_grad():
-                x_in = x.detach().requires_grad_(step < self.steps)
-                logits = model(x_in)
-            forward[idx] += 1
+            evaluation = oracle.evaluate(x, idx, grad=step < self.steps)
+            logits = evaluation.logits
             if labels is None:
-                labels = goal.labels(logits.detach())
-                clean_probs = logits.detach().float().softmax(dim=1)
-                others = _candidates(logits.detach(), labels, self.candidates, goal.toward)
-                recorder = Recorder(self.steps + 2, n, logits.shape[1], device, self.record)
+                labels = goal.labels(logits)
+                clean_probs = logits.softmax(dim=1)
+                others = _candidates(logits, labels, self.candidates, goal.toward)
+                recorder = Recorder(self.steps + 2, n, logits.shape[1], device,
+                                    self.record and not batch.lean)
             assert recorder is not None and others is not None
             lab, oth = labels[idx], others[idx]
             done, margin, probs = judge(logits, lab, goal, self.confidence)
@@ -143,44 +127,37 @@ class DeepFool:
             remaining = (~done).nonzero().flatten()
             if step == self.steps or remaining.numel() == 0:
                 break
-            r = self._step(logits, x_in, lab, oth, goal.toward, threat.norm)
-            backward[idx] += oth.shape[1]
+            r = self._step(evaluation, lab, oth, goal.toward, threat.norm)
             idx, c, t = idx[remaining], c[remaining], t[remaining] + r[remaining]
         assert labels is not None and clean_probs is not None and recorder is not None
 
         # 2. onto the 8-bit grid: the smallest scale of the step whose 8-bit image succeeds
-        out, success, out_probs, evaluations = self._to_grid(model, clean, total, labels, goal,
-                                                             threat)
-        forward += evaluations
+        out, success, out_probs = self._to_grid(oracle, clean, total, labels, goal, threat)
         recorder(int(used.max()) + 1 if n else 0, torch.arange(n, device=device), out_probs,
                  goal_margin(out_probs.log(), labels, goal.toward),
                  threat.norm_ops.distance(out - clean))
-        return Batch(out, success, out_probs, clean_probs, labels, forward, backward, used,
-                     recorder.trajectory(labels))
+        return Outcome(out, success, out_probs, clean_probs, labels, used,
+                       recorder.trajectory(labels))
 
-    def _to_grid(self, model: nn.Module, clean: torch.Tensor, total: torch.Tensor,
+    def _to_grid(self, oracle: Oracle, clean: torch.Tensor, total: torch.Tensor,
                  labels: torch.Tensor, goal: Goal, threat: ThreatModel
-                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Project ``clean + s (1 + overshoot) total`` onto the threat for the smallest scale
         ``s >= 1`` (doubling, then bisection) whose 8-bit image reaches the goal.
 
         Rounding a float perturbation of a few thousandths per pixel to the
         1/255 grid erases most of it; scaling the step up first keeps the
         pixels that matter most (the largest gradient entries) and drops the rest.
-        Forward passes only; returns images, success, probabilities and the
-        forward passes per sample.
+        Forward passes only; returns images, success and probabilities.
         """
         n, device = clean.shape[0], clean.device
         step = (1 + self.overshoot) * total
-        evaluations = torch.zeros(n, dtype=torch.long, device=device)
 
         def evaluate(rows: torch.Tensor, scale: torch.Tensor
                      ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
             q = threat.project(clean[rows] + scale.view(-1, 1, 1, 1) * step[rows], clean[rows])
-            with torch.no_grad():
-                logits = model(q)
-            evaluations[rows] += 1
-            ok, _, probs = judge(logits, labels[rows], goal, self.confidence)
+            ok, _, probs = judge(oracle.evaluate(q, rows).logits, labels[rows], goal,
+                                 self.confidence)
             return q, ok, probs
 
         all_rows = torch.arange(n, device=device)
@@ -208,24 +185,26 @@ class DeepFool:
             hit = rows[ok]
             out[hit], out_probs[hit], high[hit] = q[ok], probs[ok], scale[ok]
             low[rows[~ok]] = scale[~ok]
-        return out, success, out_probs, evaluations
+        return out, success, out_probs
 
     @staticmethod
-    def _step(logits: torch.Tensor, q_in: torch.Tensor, labels: torch.Tensor,
-              others: torch.Tensor, toward: bool, norm: str) -> torch.Tensor:
-        """The step (n, C, H, W) to the nearest linearised boundary among the candidates."""
-        detached = logits.detach()
+    def _step(evaluation: Evaluation, labels: torch.Tensor, others: torch.Tensor, toward: bool,
+              norm: str) -> torch.Tensor:
+        """The step (n, C, H, W) to the nearest linearised boundary among the candidates:
+        one backward pass per candidate class."""
+        logits = evaluation.logits
         if toward:   # from the current top-1 (other than the target) toward the target
-            source = detached.scatter(1, labels[:, None], -math.inf).argmax(dim=1)
+            source = logits.scatter(1, labels[:, None], -math.inf).argmax(dim=1)
         else:        # from the goal's class toward the nearest other candidate
             source = labels
         diffs, grads = [], []
-        own = logits.gather(1, source[:, None]).squeeze(1)
-        for j in range(others.shape[1]):
-            diff = logits.gather(1, others[:, j:j + 1]).squeeze(1) - own
-            (grad,) = torch.autograd.grad(diff.sum(), q_in, retain_graph=j < others.shape[1] - 1)
-            diffs.append(diff.detach())
-            grads.append(grad)
+        m = others.shape[1]
+        for j in range(m):
+            def difference(z: torch.Tensor, j: int = j) -> torch.Tensor:
+                return (z.gather(1, others[:, j:j + 1]) - z.gather(1, source[:, None])).squeeze(1)
+
+            diffs.append(difference(logits))
+            grads.append(evaluation.gradient(difference, retain=j < m - 1))
         f = torch.stack(diffs, dim=1).abs()                     # (n, m)
         w = torch.stack(grads, dim=1).flatten(2)                # (n, m, D)
         dual = w.abs().sum(dim=2) if norm == "linf" else w.norm(dim=2)
@@ -237,7 +216,7 @@ class DeepFool:
             r = db[:, None] * wb.sign()
         else:
             r = db[:, None] * wb / dual[rows, best].clamp_min(1e-12)[:, None]
-        return r.reshape(q_in.shape)
+        return r.reshape(grads[0].shape)
 
 
 def _candidates(logits: torch.Tensor, labels: torch.Tensor, k: int, toward: bool) -> torch.Tensor:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hoodwink.attacks.base import GradientAttack
+from hoodwink.attacks.gradient import GradientAttack
 from hoodwink.attacks.registry import register_attack
 from hoodwink.attacks.threat import ThreatModel
 from hoodwink.errors import ParameterError

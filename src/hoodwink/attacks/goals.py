@@ -83,6 +83,24 @@ class Goal:
         """The talk's single-class move toward a class ("more like paper towel")."""
         return cls("more_like", True, _as_tuple(class_))
 
+    def part(self, start: int, stop: int, n: int) -> Goal:
+        """The goal of samples ``start:stop`` of a batch of ``n`` (per-sample classes are cut)."""
+        if self.classes is None or len(self.classes) != n or n == 1:
+            return self
+        return Goal(self.kind, self.toward, self.classes[start:stop])
+
+    def select(self, index: torch.Tensor | slice | int, n: int) -> Goal:
+        """The goal of the samples ``index`` (a mask, indices, a slice or one index) of ``n``.
+
+        Example:
+            >>> Goal.targeted([3, 4, 5]).select(torch.tensor([True, False, True]), 3).classes
+            (3, 5)
+        """
+        if self.classes is None or len(self.classes) != n or n == 1:
+            return self
+        picked = torch.arange(n)[index].reshape(-1).tolist()
+        return Goal(self.kind, self.toward, tuple(self.classes[i] for i in picked))
+
     def labels(self, clean_logits: torch.Tensor) -> torch.Tensor:
         """The goal's class for every sample (N,) long; predictions fill a missing one."""
         n, num_classes = clean_logits.shape

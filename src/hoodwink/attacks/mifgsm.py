@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import torch
 
-from hoodwink.attacks.base import GradientAttack, State
+from hoodwink.attacks.gradient import GradientAttack, State
 from hoodwink.attacks.registry import register_attack
 from hoodwink.attacks.threat import ThreatModel
 from hoodwink.errors import ParameterError

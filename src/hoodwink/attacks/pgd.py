@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hoodwink.attacks.base import GradientAttack
+from hoodwink.attacks.gradient import GradientAttack
 from hoodwink.attacks.registry import register_attack
 
 

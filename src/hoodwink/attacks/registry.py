@@ -10,26 +10,33 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import fnmatch
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from hoodwink.errors import ParameterError
+from hoodwink.registry import Registry
+
+if TYPE_CHECKING:
+    from hoodwink.attacks.engine import Attack
 
 T = TypeVar("T", bound=type)
 
 
 @dataclass(frozen=True)
 class AttackInfo:
-    """A registered attack: its name, class, norms and where it comes from."""
+    """A registered attack: its name, class, norms and where it comes from.
+
+    ``kind`` says what the attack needs of the model: ``"gradient"`` (white-box),
+    ``"scores"`` (probabilities only) or ``"labels"`` (the top-1 label only).
+    """
 
     name: str
     cls: type
     description: str
     norms: tuple[str, ...]
     paper: str = ""
+    kind: str = "gradient"
 
     @property
     def params(self) -> dict[str, Any]:
@@ -38,46 +45,38 @@ class AttackInfo:
                 if f.init and f.default is not dataclasses.MISSING}
 
 
-_REGISTRY: dict[str, AttackInfo] = {}
+#: Every attack, by name; plug-ins register through the entry-point group ``hoodwink.attacks``.
+ATTACKS = Registry[AttackInfo]("attack", builtin="hoodwink.attacks", group="hoodwink.attacks")
 
 
 def register_attack(name: str, *, description: str, norms: tuple[str, ...] = ("linf", "l2"),
-                    paper: str = "") -> Callable[[T], T]:
-    """Class decorator: register an attack (a frozen dataclass) under ``name``.
+                    paper: str = "", kind: str = "gradient") -> Callable[[T], T]:
+    """Class decorator: register an attack (a frozen dataclass) under ``name``; the
+    name and the norms are declared here once and set on the class.
 
     Example:
         >>> @register_attack("nothing", description="returns the clean images", norms=("linf",))
         ... @dataclasses.dataclass(frozen=True)
         ... class Nothing: ...                        # doctest: +SKIP
     """
+    if kind not in ("gradient", "scores", "labels"):
+        raise ParameterError(f"kind must be gradient, scores or labels, not {kind!r}")
 
     def decorate(cls: T) -> T:
-        if name in _REGISTRY and _REGISTRY[name].cls.__qualname__ != cls.__qualname__:
-            raise ParameterError(f"attack {name!r} is already registered")
         cls.name = name  # type: ignore[attr-defined]
         cls.norms = tuple(norms)  # type: ignore[attr-defined]
-        _REGISTRY[name] = AttackInfo(name, cls, description, tuple(norms), paper)
+        ATTACKS.add(name, AttackInfo(name, cls, description, tuple(norms), paper, kind))
         return cls
 
     return decorate
 
 
-def _ensure_builtin() -> None:
-    import hoodwink.attacks  # noqa: F401  (imports every attack module)
-
-
 def attack_info(name: str) -> AttackInfo:
     """The registered attack called ``name`` (case-insensitive; ``_`` works for ``-``)."""
-    _ensure_builtin()
-    key = name.strip().lower().replace("_", "-")
-    if key in _REGISTRY:
-        return _REGISTRY[key]
-    close = difflib.get_close_matches(key, list(_REGISTRY), n=3, cutoff=0.5)
-    hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-    raise ParameterError(f"unknown attack {name!r}{hint} (known: {', '.join(sorted(_REGISTRY))})")
+    return ATTACKS.get(name)
 
 
-def get_attack(name: str, **params: Any) -> Any:
+def get_attack(name: str, **params: Any) -> Attack:
     """An attack by name with hyperparameters, e.g. ``get_attack("pgd", steps=20)``.
 
     Parameters that are None are left at their defaults; an unknown parameter
@@ -91,10 +90,10 @@ def get_attack(name: str, **params: Any) -> Any:
         raise ParameterError(
             f"attack {info.name!r} takes no parameter {', '.join(unknown)} "
             f"(it takes: {', '.join(known)})")
-    return info.cls(**chosen)
+    attack: Attack = info.cls(**chosen)
+    return attack
 
 
 def list_attacks(pattern: str = "*") -> list[AttackInfo]:
     """Registered attacks whose names match a shell-style ``pattern``, sorted by name."""
-    _ensure_builtin()
-    return [_REGISTRY[k] for k in sorted(_REGISTRY) if fnmatch.fnmatch(k, pattern)]
+    return ATTACKS.items(pattern)

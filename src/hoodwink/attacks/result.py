@@ -14,15 +14,20 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
 
 from hoodwink.attacks.goals import Goal
 from hoodwink.attacks.threat import ThreatModel
+from hoodwink.errors import HoodwinkError
 from hoodwink.models.labels import Labels
 from hoodwink.predict import Prediction
 
@@ -143,7 +148,10 @@ class AttackResult:
         linf, l2, l0: (N,) norms of ``adversarial - original`` (l0 counts values).
         clean_probabilities, adversarial_probabilities: (N, classes).
         forward, backward: (N,) long, model passes spent on each sample.
+        queries: (N,) long, images judged by the model for each sample (what a
+            query budget counts; equal to ``forward`` unless EOT samples more).
         steps: (N,) long, update steps taken before success (or all of them).
+        index: (N,) long, each image's global dataset index (seeds follow it).
         trajectory: per-step record, or None when not recorded.
     """
 
@@ -163,7 +171,9 @@ class AttackResult:
     adversarial_probabilities: torch.Tensor
     forward: torch.Tensor
     backward: torch.Tensor
+    queries: torch.Tensor
     steps: torch.Tensor
+    index: torch.Tensor
     trajectory: Trajectory | None = field(default=None, repr=False)
 
     @classmethod
@@ -172,8 +182,9 @@ class AttackResult:
               goal_classes: torch.Tensor, success: torch.Tensor,
               clean_probabilities: torch.Tensor, adversarial_probabilities: torch.Tensor,
               forward: torch.Tensor, backward: torch.Tensor, steps: torch.Tensor,
+              queries: torch.Tensor | None = None, index: torch.Tensor | None = None,
               trajectory: Trajectory | None = None) -> AttackResult:
-        """A result with its norms computed from the images (for attacks outside the engine)."""
+        """A result with its norms computed from the images."""
         delta = (adversarial - original).reshape(original.shape[0], -1)
         return cls(
             attack=attack, params=dict(params), threat=threat, goal=goal, names=names,
@@ -182,7 +193,10 @@ class AttackResult:
             l2=delta.norm(dim=1), l0=(delta.abs() > 1e-6).sum(1),
             clean_probabilities=clean_probabilities,
             adversarial_probabilities=adversarial_probabilities,
-            forward=forward, backward=backward, steps=steps, trajectory=trajectory,
+            forward=forward, backward=backward,
+            queries=forward.clone() if queries is None else queries, steps=steps,
+            index=torch.arange(len(original), device=original.device) if index is None else index,
+            trajectory=trajectory,
         )
 
     def __len__(self) -> int:
@@ -197,35 +211,101 @@ class AttackResult:
                 f"max_linf={linf:.1f}/255, forward={int(self.forward.sum())}, "
                 f"backward={int(self.backward.sum())})")
 
-    def __getitem__(self, index: int) -> AttackResult:
-        """The result for one sample (a batch of one)."""
+    def __getitem__(self, index: int | slice | torch.Tensor) -> AttackResult:
+        """The result for some samples: one index (a batch of one), a slice, a
+        boolean mask (N,) or a tensor of indices. The goal follows the selection."""
         n = len(self)
-        if not -n <= index < n:
-            raise IndexError(f"sample {index} out of range for {n} samples")
-        i = index % n
-        s = slice(i, i + 1)
-        goal = self.goal
-        if goal.classes is not None and len(goal.classes) == n and n > 1:
-            goal = Goal(goal.kind, goal.toward, (goal.classes[i],))
-        return AttackResult(
-            attack=self.attack, params=self.params, threat=self.threat, goal=goal, names=self.names,
-            original=self.original[s], adversarial=self.adversarial[s],
-            goal_classes=self.goal_classes[s], success=self.success[s], linf=self.linf[s],
-            l2=self.l2[s], l0=self.l0[s], clean_probabilities=self.clean_probabilities[s],
-            adversarial_probabilities=self.adversarial_probabilities[s],
-            forward=self.forward[s], backward=self.backward[s], steps=self.steps[s],
-            trajectory=None if self.trajectory is None else self.trajectory.select(i),
+        if isinstance(index, int):
+            if not -n <= index < n:
+                raise IndexError(f"sample {index} out of range for {n} samples")
+            i = index % n
+            index = slice(i, i + 1)
+        elif isinstance(index, torch.Tensor):
+            if index.dtype == torch.bool:
+                if index.shape != (n,):
+                    raise IndexError(f"a mask must have shape ({n},), not {tuple(index.shape)}")
+                index = index.nonzero().flatten()
+            index = index.long().flatten().cpu()
+            if index.numel() and not (-n <= int(index.min()) and int(index.max()) < n):
+                raise IndexError(f"an index is out of range for {n} samples")
+        elif not isinstance(index, slice):
+            raise TypeError(f"select samples with an int, a slice or a tensor, not {type(index).__name__}")
+        rows = torch.arange(n)[index]
+        tensors: dict[str, Any] = {name: getattr(self, name)[rows.to(getattr(self, name).device)]
+                                   for name in _PER_SAMPLE}
+        return dataclasses.replace(
+            self, goal=self.goal.select(rows, n), **tensors,
+            trajectory=None if self.trajectory is None else self.trajectory.select(rows),
         )
 
-    def _repr_png_(self) -> bytes:
-        """The trick in pictures, inline in Jupyter: the four-panel trick for one image,
-        a row per image (the first ``GRID_ROWS``) for a batch."""
-        from hoodwink.viz.common import figure_png
-        from hoodwink.viz.trick import GRID_ROWS, trick_figure, trick_grid
+    @staticmethod
+    def concat(parts: Sequence[AttackResult]) -> AttackResult:
+        """Join results of one attack, threat and kind of goal along the sample axis
+        (the batches or shards of one dataset)."""
+        if not parts:
+            raise ValueError("nothing to concatenate")
+        first = parts[0]
+        for p in parts[1:]:
+            if (p.attack, p.threat, p.goal.kind) != (first.attack, first.threat, first.goal.kind):
+                raise ValueError("only results of one attack, threat and kind of goal can be joined")
+        if len(parts) == 1:
+            return first
+        goal = first.goal
+        if goal.classes is not None:
+            goal = Goal(goal.kind, goal.toward, tuple(int(c) for p in parts for c in p.goal_classes))
+        trajectories = [p.trajectory for p in parts]
+        trajectory = None
+        if all(t is not None for t in trajectories):
+            trajectory = Trajectory.concat([t for t in trajectories if t is not None])
+        tensors: dict[str, Any] = {name: torch.cat([getattr(p, name) for p in parts])
+                                   for name in _PER_SAMPLE}
+        return dataclasses.replace(first, goal=goal, trajectory=trajectory, **tensors)
 
-        if len(self) == 1:
-            return figure_png(trick_figure(self))
-        return figure_png(trick_grid([self[i] for i in range(min(len(self), GRID_ROWS))]))
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Save as safetensors: the tensors, and everything else as JSON in its header.
+
+        Example:
+            >>> result.save("run.safetensors")                     # doctest: +SKIP
+            >>> AttackResult.load("run.safetensors")               # doctest: +SKIP
+        """
+        from safetensors.torch import save
+
+        from hoodwink.io import write_atomic
+
+        tensors = {name: getattr(self, name).detach().cpu().contiguous() for name in _PER_SAMPLE}
+        if self.trajectory is not None:
+            for name in _TRAJECTORY:
+                tensors[f"trajectory.{name}"] = getattr(self.trajectory, name).detach().cpu().contiguous()
+        meta = {**self.header_dict(), "params": self.params_json(),
+                "names": [list(s) for s in self.names.synonyms], "ids": list(self.names.ids),
+                "trajectory_classes": None if self.trajectory is None else list(self.trajectory.classes)}
+        return write_atomic(path, save(tensors, metadata={"hoodwink.attack": json.dumps(meta)}))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> AttackResult:
+        """Read a result written by :meth:`save` (safetensors and JSON: nothing is unpickled)."""
+        from safetensors import SafetensorError, safe_open
+
+        try:
+            with safe_open(str(path), framework="pt") as f:
+                meta = json.loads((f.metadata() or {})["hoodwink.attack"])
+                tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
+            goal, threat = meta["goal"], meta["threat"]
+            trajectory = None
+            if meta.get("trajectory_classes") is not None:
+                trajectory = Trajectory(tuple(meta["trajectory_classes"]),
+                                        *(tensors[f"trajectory.{k}"] for k in _TRAJECTORY))
+            return cls(
+                attack=meta["attack"], params=dict(meta["params"]),
+                threat=ThreatModel(threat["norm"], threat["eps"], tuple(threat["bounds"]),
+                                   threat["quantize"]),
+                goal=Goal(goal["kind"], goal["toward"],
+                          None if goal["classes"] is None else tuple(goal["classes"])),
+                names=Labels(tuple(tuple(s) for s in meta["names"]), tuple(meta["ids"])),
+                trajectory=trajectory, **{k: tensors[k] for k in _PER_SAMPLE},
+            )
+        except (SafetensorError, OSError, KeyError, TypeError, ValueError) as exc:
+            raise HoodwinkError(f"{path}: not an attack result saved by hoodwink ({exc})") from exc
 
     @property
     def perturbation(self) -> torch.Tensor:
@@ -269,11 +349,17 @@ class AttackResult:
             "steps": int(self.steps[i]),
             "forward": int(self.forward[i]),
             "backward": int(self.backward[i]),
+            "queries": int(self.queries[i]),
+            "index": int(self.index[i]),
         }
+
+    def params_json(self) -> dict[str, Any]:
+        """The hyperparameters as JSON-ready values."""
+        return _jsonable(self.params)
 
     def header_dict(self) -> dict[str, Any]:
         """The attack, its parameters, the threat and the goal, as JSON-ready values."""
-        return {"attack": self.attack, "params": _jsonable(self.params),
+        return {"attack": self.attack, "params": self.params_json(),
                 "threat": self.threat.to_dict(), "goal": self.goal.to_dict()}
 
     def to_dict(self, top: int = 5, trajectory: bool = False) -> dict[str, Any]:
@@ -284,6 +370,13 @@ class AttackResult:
         if trajectory and self.trajectory is not None:
             doc["trajectory"] = self.trajectory.to_dict(self.names)
         return doc
+
+
+#: The fields with a leading sample axis (what selection and concatenation cut and join).
+_PER_SAMPLE = ("original", "adversarial", "goal_classes", "success", "linf", "l2", "l0",
+               "clean_probabilities", "adversarial_probabilities", "forward", "backward",
+               "queries", "steps", "index")
+_TRAJECTORY = ("probabilities", "loss", "norm", "top1")
 
 
 def _jsonable(params: dict[str, Any]) -> dict[str, Any]:

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from torch import nn
-
+from hoodwink.attacks.engine import Model
 from hoodwink.attacks.goals import Goal
 from hoodwink.attacks.registry import get_attack
 from hoodwink.attacks.result import AttackResult
@@ -38,7 +37,7 @@ def make_goal(labels: Labels, *, into: int | str | None = None, away: bool = Fal
 
 
 def trick(
-    model: nn.Module,
+    model: Model,
     image: ImageSource,
     *,
     into: int | str | None = None,
@@ -51,7 +50,8 @@ def trick(
     steps: int | None = None,
     step_size: float | None = None,
     confidence: float = 0.0,
-    seed: int = 0,
+    seed: int | None = None,
+    queries: int | None = None,
     **params: Any,
 ) -> AttackResult:
     """Trick ``model`` with one image (any size; it is first prepared to the input size).
@@ -59,16 +59,17 @@ def trick(
     Exactly one goal: ``into`` a class, ``away`` from the current prediction,
     ``less_like`` or ``more_like`` a class (by name or index). ``attack`` is a
     registered name (:func:`list_attacks`); ``eps`` accepts ``"8/255"``.
-    ``confidence`` keeps going until the winning class has that probability.
+    ``confidence`` keeps going until the winning class has that probability;
+    ``queries`` is a budget of model queries (for query-only models).
     Returns an :class:`AttackResult` of one sample whose ``adversarial`` image,
     saved as PNG, is read back as the reported class.
     """
     labels = getattr(model, "labels", None)
     if not isinstance(labels, Labels):
-        raise ParameterError("trick needs a hoodwink Classifier (with labels); see hoodwink.wrap")
+        raise ParameterError("trick needs a model with labels (a hoodwink Classifier or "
+                             "QueryModel); see hoodwink.wrap")
     goal = make_goal(labels, into=into, away=away, less_like=less_like, more_like=more_like)
     threat = ThreatModel(norm, parse_eps(eps, upper=1.0 if norm == "linf" else None))
-    algorithm = get_attack(attack, steps=steps, step_size=step_size, confidence=confidence, seed=seed,
-                           **params)
-    pixels = load_image(image)
-    return algorithm(model, pixels, goal, threat)  # type: ignore[no-any-return]
+    algorithm = get_attack(attack, steps=steps, step_size=step_size, confidence=confidence or None,
+                           seed=seed, **params)
+    return algorithm(model, load_image(image), goal, threat, queries=queries)

@@ -104,41 +104,11 @@ class Classifier(nn.Module):
         """Geometry and colour only: resize, centre-crop and convert channels.
 
         An image already at ``input_size`` with the right channels is returned
-        unchanged. The result is still in [0, 1] pixel space; attacks work on it.
+        unchanged. The result is still in [0, 1] pixel space (float, not yet on
+        the 8-bit grid: :func:`model_input` gives the image the model is asked about).
         """
-        if images.dim() == 3:
-            images = images.unsqueeze(0)
-        if images.dim() != 4:
-            raise ParameterError(f"images must be (N, C, H, W), got shape {tuple(images.shape)}")
-        images = self._convert_channels(images)
-        if tuple(images.shape[-2:]) == self.input_size:
-            return images
-        height, width = images.shape[-2:]
-        th, tw = self.input_size
-        if self.resize is None:
-            size = (th, tw)
-        else:
-            scale = self.resize / min(height, width)
-            size = (max(th, round(height * scale)), max(tw, round(width * scale)))
-        if size != (height, width):
-            antialias = self.interpolation in ("bilinear", "bicubic")
-            images = F.interpolate(
-                images, size=size, mode=self.interpolation,
-                align_corners=False if antialias else None, antialias=antialias,
-            ).clamp(0, 1)
-        top, left = (size[0] - th) // 2, (size[1] - tw) // 2
-        return images[..., top : top + th, left : left + tw]
-
-    def _convert_channels(self, images: torch.Tensor) -> torch.Tensor:
-        c = images.shape[1]
-        if c == self.channels:
-            return images
-        if self.channels == 1 and c == 3:  # ITU-R 601-2 luma, as Pillow's "L"
-            weights = images.new_tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
-            return (images * weights).sum(1, keepdim=True)
-        if self.channels == 3 and c == 1:
-            return images.expand(-1, 3, -1, -1)
-        raise ParameterError(f"images have {c} channels; the model wants {self.channels}")
+        return resize_and_crop(images, self.input_size, self.resize, self.interpolation,
+                               self.channels)
 
     def describe(self) -> dict[str, Any]:
         """Metadata to save beside the weights, or show to a user."""
@@ -154,3 +124,68 @@ class Classifier(nn.Module):
             "interpolation": self.interpolation,
             **self.metadata,
         }
+
+
+def resize_and_crop(images: torch.Tensor, input_size: tuple[int, int], resize: int | None,
+                    interpolation: str = "bicubic", channels: int = 3) -> torch.Tensor:
+    """(N, C, H, W) images in [0, 1] to ``input_size``: convert channels, resize the
+    shorter side to ``resize`` (or straight to ``input_size`` when None), centre-crop."""
+    if images.dim() == 3:
+        images = images.unsqueeze(0)
+    if images.dim() != 4:
+        raise ParameterError(f"images must be (N, C, H, W), got shape {tuple(images.shape)}")
+    images = _convert_channels(images, channels)
+    if tuple(images.shape[-2:]) == tuple(input_size):
+        return images
+    height, width = images.shape[-2:]
+    th, tw = input_size
+    if resize is None:
+        size = (th, tw)
+    else:
+        scale = resize / min(height, width)
+        size = (max(th, round(height * scale)), max(tw, round(width * scale)))
+    if size != (height, width):
+        antialias = interpolation in ("bilinear", "bicubic")
+        images = F.interpolate(
+            images, size=size, mode=interpolation,
+            align_corners=False if antialias else None, antialias=antialias,
+        ).clamp(0, 1)
+    top, left = (size[0] - th) // 2, (size[1] - tw) // 2
+    return images[..., top : top + th, left : left + tw]
+
+
+def _convert_channels(images: torch.Tensor, channels: int) -> torch.Tensor:
+    c = images.shape[1]
+    if c == channels:
+        return images
+    if channels == 1 and c == 3:  # ITU-R 601-2 luma, as Pillow's "L"
+        weights = images.new_tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+        return (images * weights).sum(1, keepdim=True)
+    if channels == 3 and c == 1:
+        return images.expand(-1, 3, -1, -1)
+    raise ParameterError(f"images have {c} channels; the model wants {channels}")
+
+
+def model_input(model: object, images: torch.Tensor) -> torch.Tensor:
+    """The images the model is asked about: (N, C, H, W) at its input size, on the 8-bit grid.
+
+    Every command asks about exactly this image for an input (predict, trick,
+    attack, explain, the demo), so they all report the same clean
+    probabilities, and it is the image that ``--out`` saves.
+
+    Example:
+        >>> import torch
+        >>> net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 2))
+        >>> model = Classifier(net, Labels.from_names(["cat", "dog"]), input_size=(8, 8))
+        >>> x = model_input(model, torch.rand(3, 20, 30))
+        >>> x.shape, bool((x * 255 == (x * 255).round()).all())
+        (torch.Size([1, 3, 8, 8]), True)
+    """
+    if images.dim() == 3:
+        images = images.unsqueeze(0)
+    device = getattr(model, "device", None)
+    if isinstance(device, torch.device):
+        images = images.to(device)
+    prepare = getattr(model, "prepare", None)
+    prepared = prepare(images.detach().float()) if callable(prepare) else images.detach().float()
+    return torch.round(prepared.clamp(0, 1) * 255) / 255
