@@ -9,7 +9,9 @@ traceback only with ``--debug``.
 from __future__ import annotations
 
 import json
+import signal
 import sys
+import threading
 from typing import Annotated, Any
 
 import typer
@@ -23,17 +25,35 @@ console = Console()
 err_console = Console(stderr=True)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread like Ctrl-C, so every ``finally`` and temporary-file
+    cleanup runs (``kill PID`` leaves no ``.tmp`` behind)."""
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise Terminated
+
+
+def handle_termination() -> None:
+    """Treat SIGTERM like SIGINT from now on (main thread only; elsewhere a no-op)."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate)
+
+
 class _HoodwinkGroup(TyperGroup):
     """Turn domain errors into one clear line and exit code 1."""
 
     def invoke(self, ctx: Any) -> Any:
         debug = bool(ctx.params.get("debug"))
+        handle_termination()
         try:
             return super().invoke(ctx)
         except HoodwinkError as exc:
             if debug:
                 raise
             fail(str(exc))
+        except Terminated:
+            fail("terminated (SIGTERM); nothing half-written was left", code=143)
         except KeyboardInterrupt:
             fail("interrupted", code=130)
         except (typer.Exit, typer.Abort, SystemExit):

@@ -16,6 +16,7 @@ from hoodwink.cli.app import (
     app,
     console,
     err_console,
+    fail,
     load_cli_model,
     print_json,
 )
@@ -69,6 +70,10 @@ def attack(
     plot: Annotated[Path | None, typer.Option(
         "--plot", help="Save original | perturbation x50 | adversarial, one row per image (at most 8), as PNG.")] = None,
     list_: Annotated[bool, typer.Option("--list", help="List the attacks and exit.")] = False,
+    overwrite: Annotated[bool, typer.Option(
+        "--overwrite", help="Allow --out-dir to be the folder of the input images.")] = False,
+    strict: Annotated[bool, typer.Option(
+        "--strict", help="Stop at the first image that cannot be read (default: go on, report it at the end).")] = False,
     json_output: JsonOption = False,
 ) -> None:
     """Attack many images; write one adversarial PNG per image and a JSON summary."""
@@ -93,7 +98,7 @@ def attack(
     from hoodwink.attacks.threat import parse_eps
     from hoodwink.cli.trick import _positive
     from hoodwink.images import load_images, save_image
-    from hoodwink.io import write_atomic
+    from hoodwink.io import check_out_dir, write_atomic
     from hoodwink.viz.common import check_png_path, save_figure
     from hoodwink.viz.trick import GRID_ROWS, trick_grid
 
@@ -104,9 +109,11 @@ def attack(
     algorithm = get_attack(attack_name, steps=steps, step_size=size, restarts=restarts,
                            confidence=confidence, seed=seed, batch_size=batch_size)
     threat = ThreatModel(norm, eps_value)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise ImageError(f"--out-dir {out_dir}: exists and is not a directory")
-    named = load_images(images)
+    check_out_dir(out_dir, inputs=_input_files(images), overwrite=overwrite)
+    failed: list[ImageError] = []
+    named = load_images(images, errors=None if strict else failed)
+    if not named:
+        raise failed[0] if len(failed) == 1 else ImageError(f"none of the {len(failed)} images could be read")
     classifier = load_cli_model(model, device, weights)
     goal = Goal.targeted(classifier.labels.find(into)) if into is not None else Goal.untargeted()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -141,6 +148,7 @@ def attack(
     write_atomic(summary, (json.dumps(doc, indent=2) + "\n").encode("utf-8"))
     if json_output:
         print_json(doc)
+        _report_failures(failed, len(failed) + len(named))
         return
     table = Table(title=f"{algorithm.name} on {len(samples)} images ({threat.norm}, eps {eps})",
                   title_justify="left", show_edge=False)
@@ -153,3 +161,27 @@ def attack(
     console.print(table)
     console.print(f"success {doc['success_rate']:.0%}; wrote {len(samples)} PNGs and {summary}",
                   highlight=False)
+    _report_failures(failed, len(failed) + len(named))
+
+
+def _input_files(images: list[str]) -> list[Path]:
+    """The files among the inputs (a folder stands for its image files), for the overwrite check."""
+    from hoodwink.images import IMAGE_SUFFIXES
+
+    files: list[Path] = []
+    for arg in images:
+        path = Path(arg)
+        if path.is_dir():
+            files += [p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
+        elif path.is_file():
+            files.append(path)
+    return files
+
+
+def _report_failures(failed: list[ImageError], total: int) -> None:
+    """One line per image that could not be read, then exit 1 (the others were attacked and saved)."""
+    if not failed:
+        return
+    for exc in failed:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+    fail(f"{len(failed)} of {total} images could not be read (listed above); the others were attacked")

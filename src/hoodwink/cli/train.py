@@ -91,13 +91,16 @@ def train(
     model_info(arch)  # an unknown name fails before the data loads
     if out.suffix.lower() != ".safetensors":
         raise ParameterError(f"{out}: --out must be a .safetensors file")
-    if not out.parent.exists():
-        raise ParameterError(f"{out}: directory {out.parent} does not exist")
+    from hoodwink.io import check_out_dir, check_output
+
+    check_output(out, what="--out", probe=True)  # a read-only folder fails now, not after the training
     if templates is not None and arch != "linear":
         raise ParameterError(f"--templates draws the weight templates of a linear classifier, not of {arch!r}")
     for picture in (templates, plot):  # a bad picture path fails before the training, not after
         if picture is not None:
             check_png_path(picture)
+    if samples is not None:
+        check_out_dir(samples, what="samples folder")
     config = TrainConfig(
         epochs=epochs, batch_size=batch_size or (ADVERSARIAL_BATCH if adversarial else PLAIN_BATCH),
         lr=lr, seed=seed, adversarial=adversarial,

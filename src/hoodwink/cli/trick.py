@@ -19,21 +19,20 @@ from hoodwink.cli.app import (
     load_cli_model,
     print_json,
 )
-from hoodwink.errors import ImageError
 from hoodwink.models import DEFAULT_MODEL
 
 if TYPE_CHECKING:
     from hoodwink.attacks.result import AttackResult
 
 
-def check_png(path: Path | None, what: str = "--out") -> None:
-    """Fail before any work when an output file could not be written."""
+def check_png(path: Path | None, what: str = "--out", inputs: tuple[str, ...] = (), overwrite: bool = False) -> None:
+    """Fail before any work when an output file could not be written, or would overwrite an input."""
     if path is None:
         return
-    if path.suffix.lower() != ".png":
-        raise ImageError(f"{what} {path}: images are saved as .png (lossless 8-bit)")
-    if not path.parent.exists():
-        raise ImageError(f"{what} {path}: directory {path.parent} does not exist")
+    from hoodwink.io import check_output
+
+    check_output(path, suffixes=(".png",), what=what, inputs=inputs, overwrite=overwrite,
+                 noun="images (lossless 8-bit)")
 
 
 @app.command()
@@ -56,6 +55,7 @@ def trick(
     weights: Annotated[str | None, typer.Option(help="Weights file for --model's architecture.")] = None,
     device: DeviceOption = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Save the adversarial PNG here.")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Allow --out to be the input image.")] = False,
     plot: Annotated[Path | None, typer.Option("--plot", help="Save a picture of the trick (PNG).")] = None,
     json_output: JsonOption = False,
 ) -> None:
@@ -69,7 +69,7 @@ def trick(
 
     eps_value = parse_eps(eps, upper=1.0 if norm == "linf" else None)
     size = None if step_size is None else _positive(step_size, "--step-size")
-    check_png(out)
+    check_png(out, inputs=(image,), overwrite=overwrite)
     if plot is not None:
         check_png_path(plot)
     pixels = load_image(image)
