@@ -42,3 +42,28 @@ def test_chelsea_becomes_a_vulture_through_the_command_line(tmp_path: Path) -> N
     read = runner.invoke(app, ["predict", str(out), "--top", "1", "--json", "--device", "cpu"])
     assert read.exit_code == 0, read.output
     assert json.loads(read.stdout)[0]["predictions"][0]["name"] == "vulture"
+
+
+def test_predict_trick_and_explain_ask_about_one_image() -> None:
+    """A photo not at the input size: predict, trick and explain report the same clean
+    probabilities to the last digit (all ask about the 8-bit image at 224x224)."""
+    runner = CliRunner()
+    args = ["--json", "--device", "cpu"]
+    told = runner.invoke(app, ["predict", "rocket", "--top", "1", *args])
+    tricked = runner.invoke(app, ["trick", "rocket", "--into", "vulture", "--steps", "1", *args])
+    explained = runner.invoke(app, ["explain", "rocket", "--method", "saliency", *args])
+    for done in (told, tricked, explained):
+        assert done.exit_code == 0, done.output
+    p = json.loads(told.stdout)[0]["predictions"][0]
+    before = json.loads(tricked.stdout)["original"][0]
+    assert load_image("rocket").shape[1:] != (224, 224)
+    assert (p["name"], p["probability"]) == (before["name"], before["probability"])
+    assert p["probability"] in _numbers(json.loads(explained.stdout))
+
+
+def _numbers(doc: object) -> list[float]:
+    if isinstance(doc, dict):
+        return [x for v in doc.values() for x in _numbers(v)]
+    if isinstance(doc, list):
+        return [x for v in doc for x in _numbers(v)]
+    return [doc] if isinstance(doc, float) else []
