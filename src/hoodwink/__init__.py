@@ -30,6 +30,19 @@ from hoodwink.predict import ImagePredictions, Prediction, predict
 
 __version__ = "0.1.0"
 
+
+def _show_results_in_jupyter() -> None:
+    """In IPython or Jupyter, results display as their pictures (drawn by ``hoodwink.viz``, lazily)."""
+    import sys
+
+    if "IPython" in sys.modules:
+        from hoodwink.viz import install_jupyter
+
+        install_jupyter()
+
+
+_show_results_in_jupyter()
+
 __all__ = [
     "AttackResult", "ClassNotFoundError", "Classifier", "HoodwinkError", "ImageError",
     "ImagePredictions", "Labels", "ModelError", "ParameterError", "Prediction", "__version__",

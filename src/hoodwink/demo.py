@@ -29,7 +29,7 @@ import torch
 
 from hoodwink.errors import ParameterError
 from hoodwink.images import load_image, save_image
-from hoodwink.models.classifier import Classifier
+from hoodwink.models.classifier import Classifier, model_input
 from hoodwink.predict import ImagePredictions, Prediction, predict
 from hoodwink.viz.common import percent, pixels, save_figure
 from hoodwink.viz.page import Page, Picture, Section, write_page
@@ -207,7 +207,7 @@ def _function(run: _Run) -> Section:
 
 def _cat(run: _Run) -> Section:
     s = run.settings
-    images = [run.model.prepare(load_image(name))[0] for name in s.photos]
+    images = [model_input(run.model, load_image(name))[0] for name in s.photos]
     results = predict(run.model, list(s.photos), top=5)
     said = "; ".join(f"{r.image}: {r.top1.name} {percent(r.top1.probability)}" for r in results)
     fig = _prediction_figure(results, images, "is this a cat?")
@@ -219,7 +219,8 @@ def _cat(run: _Run) -> Section:
 
 
 def _gradient(run: _Run) -> Section:
-    from hoodwink.viz.gradient import class_gradient, class_gradient_figure
+    from hoodwink.gradient import class_gradient
+    from hoodwink.viz.gradient import class_gradient_figure
 
     s = run.settings
     black = load_image("black", size=run.model.input_size)
@@ -263,7 +264,7 @@ def _black(run: _Run) -> Section:
 
 def _vulture(run: _Run) -> Section:
     s = run.settings
-    cat = run.model.prepare(load_image(s.cat))[0]
+    cat = model_input(run.model, load_image(s.cat))[0]
     result = run.trick(cat, into=s.cat_target, attack="bim", eps=s.cat_eps, steps=s.cat_steps,
                        step_size=s.step_size, confidence=s.confidence)
     target = int(result.goal_classes[0])
@@ -287,7 +288,7 @@ def _less_like(run: _Run) -> Section:
     s = run.settings
     pictures = []
     for photo in s.less_like:
-        image = run.model.prepare(load_image(photo))[0]
+        image = model_input(run.model, load_image(photo))[0]
         start = predict(run.model, image, top=1)[0].top1
         result = run.trick(image, less_like=start.index, attack="bim", eps=s.less_like_eps, steps=1,
                            step_size=s.less_like_eps)
@@ -305,10 +306,11 @@ def _less_like(run: _Run) -> Section:
 
 
 def _why(run: _Run) -> Section:
-    from hoodwink.viz.linearity import linearity_figure, linearity_sweep
+    from hoodwink.linearity import linearity_sweep
+    from hoodwink.viz.linearity import linearity_figure
 
     s = run.settings
-    cat = run.model.prepare(load_image(s.cat))[0]
+    cat = model_input(run.model, load_image(s.cat))[0]
     sweep = linearity_sweep(run.model, cat, eps=s.sweep_eps, points=s.sweep_points, seed=s.seed)
     k = sweep.classes.index(sweep.source)
     e = sweep.eps

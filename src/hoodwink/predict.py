@@ -17,7 +17,7 @@ import torch
 
 from hoodwink.errors import ParameterError
 from hoodwink.images import ImageSource, NamedImage, load_images
-from hoodwink.models.classifier import Classifier
+from hoodwink.models.classifier import Classifier, model_input
 
 
 @dataclass(frozen=True)
@@ -46,13 +46,6 @@ class ImagePredictions:
     def to_dict(self) -> dict[str, Any]:
         return {"image": self.image, "predictions": [p.to_dict() for p in self.predictions]}
 
-    def _repr_png_(self) -> bytes:
-        """Prediction bars, shown inline in Jupyter."""
-        from hoodwink.viz.common import figure_png
-        from hoodwink.viz.predictions import prediction_figure
-
-        return figure_png(prediction_figure([self]))
-
 
 def top_predictions(model: Classifier, probabilities: torch.Tensor, top: int) -> list[tuple[Prediction, ...]]:
     """Top-``top`` predictions for each row of a (N, classes) probability tensor."""
@@ -66,10 +59,12 @@ def top_predictions(model: Classifier, probabilities: torch.Tensor, top: int) ->
 @torch.no_grad()
 def probabilities(model: Classifier, images: torch.Tensor | Sequence[torch.Tensor],
                   batch_size: int = 32) -> torch.Tensor:
-    """Softmax probabilities (N, classes) for images of any sizes, in batches."""
+    """Softmax probabilities (N, classes) for images of any sizes, in batches: the model is
+    asked about each image at its input size on the 8-bit grid (:func:`model_input`), the
+    image an attack starts from and ``--out`` saves."""
     if isinstance(images, torch.Tensor) and images.dim() == 3:
         images = images.unsqueeze(0)
-    prepared = [model.prepare(img.to(model.device)) for img in images]
+    prepared = [model_input(model, img) for img in images]
     out = []
     for start in range(0, len(prepared), batch_size):
         batch = torch.cat(prepared[start : start + batch_size])

@@ -46,4 +46,5 @@ def cnn() -> Classifier:
 
 @pytest.fixture
 def images() -> torch.Tensor:
-    return torch.rand(4, 3, 16, 16, generator=torch.Generator().manual_seed(1))
+    """Four 16x16 images on the 8-bit grid (the images the model is asked about)."""
+    return torch.randint(0, 256, (4, 3, 16, 16), generator=torch.Generator().manual_seed(1)).float() / 255

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from hoodwink import viz
 from hoodwink.errors import ImageError, ParameterError
 from hoodwink.explain import explain, explain_attack
 
@@ -39,16 +40,16 @@ def test_attack_pair_rejects_mismatched_images(cnn):
 
 def test_figures_are_pngs(cnn, images, tmp_path):
     e = explain(cnn, images[:2], "integrated-gradients", steps=4, sanity=True)
-    png = e._repr_png_()
+    png = viz.png(e)
     assert png.startswith(b"\x89PNG")
-    fig = e.figure()
+    fig = viz.figure(e)
     assert len(fig.axes) == 6  # two rows of image | map | overlay
     assert "integrated-gradients" in fig.axes[1].get_title()
     assert "deletion AUC" in fig.axes[1].get_xlabel()
-    path = e.save_plot(str(tmp_path / "map.png"))
+    path = viz.save(e, tmp_path / "map.png")
     assert path.read_bytes().startswith(b"\x89PNG")
     with pytest.raises(ImageError):
-        e.save_plot(str(tmp_path / "missing" / "map.png"))
+        viz.save(e, tmp_path / "missing" / "map.png")
     pair = explain_attack(cnn, images[:1], images[1:2], "gradcam")
-    assert pair._repr_png_().startswith(b"\x89PNG")
-    assert len(pair.figure().axes) == 6
+    assert viz.png(pair).startswith(b"\x89PNG")
+    assert len(viz.figure(pair).axes) == 6

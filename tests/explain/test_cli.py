@@ -22,7 +22,7 @@ def tiny_cli(monkeypatch):
 def test_json_entry_per_image(tiny_cli, tmp_path):
     runner = CliRunner()
     result = runner.invoke(app, ["explain", "chelsea", "coffee", "--method", "saliency", "--target",
-                                 "class2", "--steps", "4", "--plot", str(tmp_path / "m.png"), "--json"])
+                                 "class2", "--curve-points", "4", "--plot", str(tmp_path / "m.png"), "--json"])
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     assert [d["image"] for d in doc] == ["chelsea", "coffee"]
@@ -44,7 +44,7 @@ def test_versus_and_sanity(tiny_cli, tmp_path):
     doc = json.loads(result.stdout)
     assert doc[0]["clean"]["target"] == doc[0]["adversarial"]["target"]
     assert (tmp_path / "pair.png").exists()
-    result = runner.invoke(app, ["explain", "chelsea", "--method", "random", "--sanity", "--steps", "2",
+    result = runner.invoke(app, ["explain", "chelsea", "--method", "random", "--sanity", "--curve-points", "2",
                                  "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)[0]["sanity"]["passed"] is False
@@ -54,7 +54,7 @@ def test_unknown_method_and_class_are_one_line_errors(tiny_cli):
     runner = CliRunner()
     result = runner.invoke(app, ["explain", "chelsea", "--method", "gradcm"])
     assert result.exit_code == 1
-    assert "did you mean gradcam" in result.stderr
+    assert "did you mean 'gradcam'" in result.stderr
     result = runner.invoke(app, ["explain", "chelsea", "--target", "zebra"])
     assert result.exit_code == 1 and "zebra" in result.stderr
 
@@ -65,7 +65,7 @@ def test_real_model_gradcam_end_to_end(imagenet_model, monkeypatch, tmp_path):
     runner = CliRunner()
     plot = tmp_path / "map.png"
     result = runner.invoke(app, ["explain", "chelsea", "--method", "gradcam", "--plot", str(plot),
-                                 "--steps", "8", "--json"])
+                                 "--curve-points", "8", "--json"])
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     assert doc[0]["target"] == "tiger cat" and doc[0]["method"] == "gradcam"

@@ -90,7 +90,7 @@ def test_images_are_prepared_by_the_model():
 
 
 def test_bad_parameters_and_names():
-    with pytest.raises(ParameterError, match="did you mean integrated-gradients"):
+    with pytest.raises(ParameterError, match="did you mean '?integrated-gradients"):
         get_method("integrated-gradient")
     with pytest.raises(ParameterError, match="has no parameter eps"):
         get_method("saliency", eps=0.1)

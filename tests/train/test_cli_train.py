@@ -20,7 +20,7 @@ runner = CliRunner()
 def trained(mnist_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, str]:
     out = tmp_path_factory.mktemp("cli")
     result = runner.invoke(app, ["train", "mlp", "--data", str(mnist_dir), "--out", str(out / "mlp.safetensors"),
-                                 "--epochs", "2", "--samples", str(out / "pngs"), "--sample-count", "6",
+                                 "--epochs", "2", "--samples-dir", str(out / "pngs"), "--sample-count", "6",
                                  "--seed", "1", "--plot", str(out / "curves.png"), "--json"])
     assert result.exit_code == 0, result.stderr
     return out, json.loads(result.stdout), result.stderr

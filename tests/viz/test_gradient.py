@@ -5,13 +5,9 @@ import pytest
 import torch
 
 from hoodwink.errors import ParameterError
+from hoodwink.gradient import class_gradient
 from hoodwink.models import Classifier
-from hoodwink.viz.gradient import (
-    class_gradient,
-    class_gradient_figure,
-    gradient_figure,
-    gradient_picture,
-)
+from hoodwink.viz.gradient import class_gradient_figure, gradient_figure, gradient_picture
 
 
 def test_gradient_of_log_probability_matches_the_closed_form_for_a_linear_model(

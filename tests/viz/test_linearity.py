@@ -5,8 +5,9 @@ import pytest
 import torch
 
 from hoodwink.errors import ParameterError
+from hoodwink.linearity import LinearitySweep, linearity_sweep
 from hoodwink.models import Classifier
-from hoodwink.viz.linearity import LinearitySweep, linearity_figure, linearity_sweep
+from hoodwink.viz.linearity import linearity_figure
 
 
 def test_a_linear_model_gives_straight_lines_that_match_the_closed_form(

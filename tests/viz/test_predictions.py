@@ -10,6 +10,7 @@ import torch
 from PIL import Image
 from typer.testing import CliRunner
 
+from hoodwink import viz
 from hoodwink.cli import app
 from hoodwink.errors import ParameterError
 from hoodwink.predict import ImagePredictions, Prediction
@@ -59,7 +60,7 @@ def test_bad_input() -> None:
 
 
 def test_image_predictions_show_inline_in_jupyter() -> None:
-    png = CAT._repr_png_()
+    png = viz.png(CAT)
     with Image.open(io.BytesIO(png)) as picture:
         assert picture.format == "PNG"
 

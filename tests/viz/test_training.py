@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from hoodwink import viz
 from hoodwink.errors import ParameterError
 from hoodwink.train.loop import EpochStats, TrainConfig, TrainResult
 from hoodwink.viz.common import percent
@@ -39,4 +40,4 @@ def test_figure_of_a_result_names_the_network_and_adversarial_batches() -> None:
     legend = [t.get_text() for t in fig.axes[1].get_legend().get_texts()]
     assert f"clean test accuracy {percent(0.8)}" in legend
     np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata(), [1.0, 0.5])
-    assert result._repr_png_()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert viz.png(result)[:8] == b"\x89PNG\r\n\x1a\n"

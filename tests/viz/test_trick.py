@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from hoodwink import viz
 from hoodwink.attacks import Goal, ThreatModel, get_attack, trick
 from hoodwink.errors import ParameterError
 from hoodwink.models import Classifier
@@ -110,4 +111,4 @@ def test_attack_result_shows_itself_in_jupyter(linear_model: Classifier, image: 
     batch = get_attack("bim", steps=2)(linear_model, torch.stack([image, image.flip(1)]), Goal.targeted(2),
                                        ThreatModel("linf", 8 / 255))
     for result in (one, batch):
-        assert result._repr_png_()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert viz.png(result)[:8] == b"\x89PNG\r\n\x1a\n"

@@ -25,6 +25,28 @@ console = Console()
 err_console = Console(stderr=True)
 
 
+#: Help's words for value types (instead of Python's ``<str>``, ``<list[str]>``).
+_TYPE_WORDS = {"str": "TEXT", "int": "INTEGER", "int range": "INTEGER", "float": "NUMBER",
+               "float range": "NUMBER", "path": "PATH", "Path": "PATH"}
+
+
+def plain_help(command: Any, ctx: Any) -> None:
+    """Help in command-line words: flags show no type, values TEXT, INTEGER, NUMBER, PATH, lists end in ``...``."""
+    for param in command.get_params(ctx):
+        if getattr(param, "_plain_help", False):
+            continue
+        if getattr(param, "is_flag", False) or getattr(param, "count", False):
+            label = ""
+        elif getattr(param, "metavar", None):
+            label = str(param.metavar)
+        else:
+            raw = str(type(param).display_type_rich(param, ctx) or "").strip("<>")
+            inner = raw[5:-1] if raw.startswith("list[") else raw
+            label = _TYPE_WORDS.get(inner, inner.upper()) + ("..." if raw != inner or param.nargs != 1 else "")
+        param.display_type_rich = lambda ctx, label=label: label
+        param._plain_help = True
+
+
 class Terminated(KeyboardInterrupt):
     """SIGTERM, raised in the main thread like Ctrl-C, so every ``finally`` and temporary-file
     cleanup runs (``kill PID`` leaves no ``.tmp`` behind)."""
@@ -41,7 +63,17 @@ def handle_termination() -> None:
 
 
 class _HoodwinkGroup(TyperGroup):
-    """Turn domain errors into one clear line and exit code 1."""
+    """Turn domain errors into one clear line and exit code 1; help in command-line words."""
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            plain_help(command, ctx)
+        return command
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        plain_help(self, ctx)
+        super().format_help(ctx, formatter)
 
     def invoke(self, ctx: Any) -> Any:
         debug = bool(ctx.params.get("debug"))
@@ -122,3 +154,13 @@ def load_cli_model(name: str, device: str | None = None, weights: str | None = N
     from hoodwink.models import load_model
 
     return load_model(name, weights=weights, device=device)
+
+
+def print_saved(path: object) -> None:
+    """The one ``saved FILE`` line of an ``--out``/``--plot`` file, on stderr (stdout keeps tables or JSON)."""
+    err_console.print(f"saved {path}", highlight=False, markup=False, soft_wrap=True)
+
+
+def print_heading(text: str) -> None:
+    """A table's heading on its own line, never wrapped (a long path stays one piece)."""
+    console.print(text, highlight=False, markup=False, soft_wrap=True, style="bold")

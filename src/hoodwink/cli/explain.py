@@ -15,13 +15,13 @@ from hoodwink.cli.app import (
     console,
     err_console,
     load_cli_model,
+    print_heading,
     print_json,
+    print_saved,
 )
 from hoodwink.models import DEFAULT_MODEL
 
 if TYPE_CHECKING:
-    import torch
-
     from hoodwink.explain.result import Explanation
 
 
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 def explain(
     images: Annotated[
         list[str],
-        typer.Argument(help="Image files, directories, URLs, or samples (chelsea, coffee, ...)."),
+        typer.Argument(metavar="IMAGE", help="Image files, directories, URLs, or samples (chelsea, coffee, ...)."),
     ],
     method: Annotated[str, typer.Option(
         "--method", help="saliency, smoothgrad, integrated-gradients, gradcam, occlusion, lime, "
@@ -47,8 +47,8 @@ def explain(
     layer: Annotated[str | None, typer.Option(
         "--layer", help="Grad-CAM layer (dotted name in the network); default found automatically.")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of every random choice (noise, sampling).")] = 0,
-    steps: Annotated[int, typer.Option(
-        "--steps", min=1, help="Points of the deletion/insertion curves.")] = 32,
+    curve_points: Annotated[int, typer.Option(
+        "--curve-points", min=1, help="Points of the deletion/insertion curves.")] = 32,
     sanity: Annotated[bool, typer.Option(
         "--sanity", help="Also run the model-randomisation check (explains again on scrambled weights).")] = False,
     weights: Annotated[str | None, typer.Option(help="Weights file for --model's architecture.")] = None,
@@ -60,7 +60,10 @@ def explain(
 
     from hoodwink.explain import explain as run_explain
     from hoodwink.explain import explain_attack, method_info
+    from hoodwink.explain.result import Explanation
     from hoodwink.images import load_image, load_images
+    from hoodwink.viz import save as save_picture
+    from hoodwink.viz.common import check_png_path
 
     info = method_info(method)
     fields = {f.name for f in dataclasses.fields(info.cls)}
@@ -71,6 +74,8 @@ def explain(
         params["layer"] = layer
     if "seed" in fields:
         params["seed"] = seed
+    if plot is not None:
+        check_png_path(plot)
     named = load_images(images)
     classifier = load_cli_model(model, device, weights)
     chosen_target: int | None = classifier.labels.find(target) if target is not None else None
@@ -83,12 +88,12 @@ def explain(
             pair = explain_attack(classifier, named[0].pixels, adversarial, info.name,
                                   target=chosen_target, faithfulness=True, **params)
         if plot:
-            pair.save_plot(plot)
+            print_saved(save_picture(pair, plot))
         if json_output:
             print_json(pair.to_dict())
             return
         for entry, result in (("clean", pair.clean), ("adversarial", pair.adversarial)):
-            _table(result, f"{entry} ({named[0].name})" if entry == "clean" else f"{entry} ({versus})")
+            _table(result, f"{entry}: {named[0].name}" if entry == "clean" else f"{entry}: {versus}")
         console.print(f"prediction: {pair.clean_prediction} -> {pair.adversarial_prediction}; "
                       f"map change (mean |difference|) {float(pair.difference.abs().mean()):.3f}")
         return
@@ -98,43 +103,26 @@ def explain(
         for k, image in enumerate(named, 1):
             status.update(f"{info.name}: {image.name} ({k}/{len(named)})")
             results.append(run_explain(classifier, [image], info.name, target=chosen_target,
-                                       steps=steps, sanity=sanity, **params))
+                                       steps=curve_points, sanity=sanity, **params))
+    merged = Explanation.concat(results)
     if plot:
-        from hoodwink.explain.result import Explanation
-
-        merged = Explanation(
-            method=info.name, images=_cat([r.images for r in results]),
-            attributions=_cat([r.attributions for r in results]), maps=_cat([r.maps for r in results]),
-            targets=sum((r.targets for r in results), ()),
-            target_names=sum((r.target_names for r in results), ()),
-            probabilities=sum((r.probabilities for r in results), ()), signed=results[0].signed,
-            names=sum((r.names for r in results), ()),
-            faithfulness=sum((r.faithfulness or () for r in results), ()),
-            sanity=sum((r.sanity or () for r in results), ()) if sanity else None,
-        )
-        merged.save_plot(plot)
+        print_saved(save_picture(merged, plot))
     if json_output:
-        print_json([entry for r in results for entry in r.to_dict()])
+        print_json(merged.to_dict())
         return
-    for r in results:
-        _table(r, r.name(0))
-    if plot:
-        console.print(f"figure: {plot}")
+    for i in range(len(merged)):
+        _table(merged, merged.name(i), [i])
 
 
-def _cat(tensors: list[torch.Tensor]) -> torch.Tensor:
-    import torch
-
-    return torch.cat(tensors)
-
-
-def _table(result: Explanation, title: str) -> None:
-    table = Table(title=title, title_justify="left", show_edge=False)
+def _table(result: Explanation, title: str, rows: list[int] | None = None) -> None:
+    print_heading(title)
+    table = Table(show_edge=False)
     for column in ("method", "target", "probability", "deletion AUC", "insertion AUC", "seconds"):
         table.add_column(column, justify="left" if column in ("method", "target") else "right")
     if result.sanity is not None:
         table.add_column("sanity", justify="left")
-    for entry in result.to_dict():
+    entries = result.to_dict()
+    for entry in entries if rows is None else [entries[i] for i in rows]:
         row = [entry["method"], entry["target"], f"{entry['probability']:.3f}",
                _number(entry["deletion_auc"]), _number(entry["insertion_auc"]), f"{entry['seconds']:.2f}"]
         if "sanity" in entry:

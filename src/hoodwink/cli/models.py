@@ -35,10 +35,19 @@ def models(
         print_json(rows)
         return
     table = Table(show_edge=False)
-    for column in ("name", "input", "classes", "weights", "description"):
-        table.add_column(column)
+    for column in ("name", "input", "classes", "weights"):  # never cut: these are what you type
+        table.add_column(column, no_wrap=True, min_width=max([len(column)] + [len(_cell(r, column)) for r in rows]))
+    table.add_column("description", overflow="fold")
     for info, row in zip(infos, rows):
         h, w = info.input_size
         table.add_row(info.name, f"{info.channels}x{h}x{w}", str(row["classes"]), str(row["weights"]),
                       info.description)
     console.print(table)
+
+
+def _cell(row: dict[str, object], column: str) -> str:
+    if column == "input":
+        size = row["input_size"]
+        assert isinstance(size, list)
+        return f"{row['channels']}x{size[0]}x{size[1]}"
+    return str(row[column])

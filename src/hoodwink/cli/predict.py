@@ -13,9 +13,10 @@ from hoodwink.cli.app import (
     ModelOption,
     app,
     console,
-    err_console,
     load_cli_model,
+    print_heading,
     print_json,
+    print_saved,
 )
 from hoodwink.models import DEFAULT_MODEL
 
@@ -24,7 +25,8 @@ from hoodwink.models import DEFAULT_MODEL
 def predict(
     images: Annotated[
         list[str],
-        typer.Argument(help="Image files, directories, http(s) URLs, or samples (chelsea, coffee, rocket, astronaut)."),
+        typer.Argument(metavar="IMAGE",
+                       help="Image files, directories, http(s) URLs, or samples (chelsea, coffee, rocket, astronaut)."),
     ],
     model: ModelOption = DEFAULT_MODEL,
     top: Annotated[int, typer.Option("--top", "-k", min=1, help="How many classes to show.")] = 5,
@@ -47,17 +49,18 @@ def predict(
     classifier = load_cli_model(model, device, weights)
     results = run_predict(classifier, named, top=top)
     if plot is not None:
+        from hoodwink.models.classifier import model_input
         from hoodwink.viz.common import save_figure
         from hoodwink.viz.predictions import prediction_figure
 
-        pictures = [classifier.prepare(n.pixels.to(classifier.device))[0] for n in named]
-        save_figure(prediction_figure(results, pictures), plot)
-        err_console.print(f"plot: {plot}", highlight=False)
+        pictures = [model_input(classifier, n.pixels)[0] for n in named]
+        print_saved(save_figure(prediction_figure(results, pictures), plot))
     if json_output:
         print_json([r.to_dict() for r in results])
         return
     for result in results:
-        table = Table(title=result.image, title_justify="left", show_edge=False)
+        print_heading(result.image)
+        table = Table(show_edge=False)
         table.add_column("#", justify="right", style="dim")
         table.add_column("class")
         table.add_column("index", justify="right", style="dim")

@@ -8,7 +8,16 @@ from typing import Annotated, Any
 
 import typer
 
-from hoodwink.cli.app import DeviceOption, JsonOption, app, console, err_console, print_json
+from hoodwink.cli.app import (
+    DeviceOption,
+    JsonOption,
+    app,
+    console,
+    err_console,
+    print_heading,
+    print_json,
+    print_saved,
+)
 from hoodwink.errors import ParameterError
 
 #: Default batch sizes. Adversarial training on a small set needs more optimiser steps: on
@@ -46,7 +55,8 @@ def train(
     adversarial: Annotated[str | None, typer.Option(
         help="Adversarial training: fgsm (random start, Wong et al. 2020) or pgd (Madry et al. 2018).")] = None,
     eps: Annotated[str, typer.Option(help="Linf radius of the training attack, e.g. 0.3 or 76/255.")] = "0.3",
-    steps: Annotated[int, typer.Option(min=1, help="PGD steps per batch during adversarial training.")] = 7,
+    steps: Annotated[int, typer.Option(
+        "--attack-steps", min=1, help="PGD steps per batch during adversarial training.")] = 7,
     step_size: Annotated[str | None, typer.Option(
         help="Attack step size (default 2.5*eps/steps for PGD, 1.25*eps for FGSM).")] = None,
     warmup: Annotated[float, typer.Option(min=0, help="Epochs over which eps grows from 0.")] = 0.0,
@@ -64,8 +74,8 @@ def train(
     split: Annotated[str | None, typer.Option(
         help="TRAIN/TEST image counts, e.g. 8000/2000 (default: all; 8000/2000 for a test-only MNIST folder).")] = None,
     samples: Annotated[Path | None, typer.Option(
-        help="Also write test images (never trained on) as PNGs into this folder.")] = None,
-    sample_count: Annotated[int, typer.Option(min=1, help="How many PNGs --samples writes.")] = 10,
+        "--samples-dir", help="Also write test images (never trained on) as PNGs into this folder.")] = None,
+    sample_count: Annotated[int, typer.Option(min=1, help="How many PNGs --samples-dir writes.")] = 10,
     templates: Annotated[Path | None, typer.Option(
         help="For the linear model: draw its 10 weight templates into this PNG.")] = None,
     plot: Annotated[Path | None, typer.Option(
@@ -131,24 +141,26 @@ def train(
             bar.update(task, completed=step, total=total, loss=loss, accuracy=accuracy)
 
         result = run_train(arch, dataset, config, options=options or None, device=device, progress=report)
-    save_trained(result, str(out))
+    print_saved(save_trained(result, str(out)))
     written = [str(p) for p in export_pngs(dataset.test, samples, count=sample_count)] if samples else []
     if templates is not None:
         from hoodwink.viz.templates import templates_figure
 
         templates_figure(result.model, path=templates)
+        print_saved(templates)
     if plot is not None:
         from hoodwink.viz.common import save_figure
         from hoodwink.viz.training import training_figure
 
-        save_figure(training_figure(result), plot)
+        print_saved(save_figure(training_figure(result), plot))
     if json_output:
         document: dict[str, Any] = {"out": str(out), **result.to_dict(), "samples": written,
                                     "templates": str(templates) if templates else None,
                                     "plot": str(plot) if plot else None}
         print_json(document)
         return
-    table = Table(title=f"{arch} -> {out}", title_justify="left", show_edge=False)
+    print_heading(f"{arch}: {out}")
+    table = Table(show_edge=False)
     for column in ("epoch", "loss", "train accuracy", "seconds"):
         table.add_column(column, justify="right")
     for e in result.history:
@@ -161,5 +173,3 @@ def train(
     if written:
         console.print(f"wrote {len(written)} test images to {samples}/ (try: hoodwink predict "
                       f"{written[0]} --model {out})", highlight=False)
-    if templates is not None:
-        console.print(f"wrote the weight templates to {templates}", highlight=False)

@@ -16,46 +16,65 @@ from hoodwink.cli.app import (
     app,
     console,
     err_console,
+    fail,
     load_cli_model,
+    print_heading,
     print_json,
+    print_saved,
 )
+from hoodwink.errors import ImageError
 from hoodwink.models import DEFAULT_MODEL
 
 if TYPE_CHECKING:
     from hoodwink.attacks.result import AttackResult
 
 
-def check_png(path: Path | None, what: str = "--out", inputs: tuple[str, ...] = (), overwrite: bool = False) -> None:
-    """Fail before any work when an output file could not be written, or would overwrite an input."""
+def check_png(path: Path | None, what: str = "--out") -> None:
+    """Fail before any work when an output file could not be written."""
     if path is None:
         return
-    from hoodwink.io import check_output
+    if path.suffix.lower() != ".png":
+        raise ImageError(f"{what} {path}: images are saved as .png (lossless 8-bit)")
+    if not path.parent.exists():
+        raise ImageError(f"{what} {path}: directory {path.parent} does not exist")
 
-    check_output(path, suffixes=(".png",), what=what, inputs=inputs, overwrite=overwrite,
-                 noun="images (lossless 8-bit)")
+
+GOALS = "--into CLASS, --away, --less-like CLASS or --more-like CLASS"
+
+
+def check_goal(into: str | None, away: bool, less_like: str | None, more_like: str | None) -> None:
+    """Exactly one goal, or a usage error (exit 2) in the command line's words."""
+    given = [name for name, value in (("--into", into), ("--away", away or None), ("--less-like", less_like),
+                                      ("--more-like", more_like)) if value is not None]
+    if not given:
+        fail(f"choose a goal: {GOALS}", code=2)
+    if len(given) > 1:
+        fail(f"choose one goal, not {' and '.join(given)}: {GOALS}", code=2)
 
 
 @app.command()
 def trick(
     image: Annotated[str, typer.Argument(help="Image file, URL, sample (chelsea, ...) or black, white, noise.")],
-    into: Annotated[str | None, typer.Option("--into", help="Make the network see this class.")] = None,
+    into: Annotated[str | None, typer.Option("--into", metavar="CLASS", help="Make the network see this class.")] = None,
     away: Annotated[bool, typer.Option("--away", help="Move away from the current prediction.")] = False,
-    less_like: Annotated[str | None, typer.Option("--less-like", help="Move away from this class.")] = None,
-    more_like: Annotated[str | None, typer.Option("--more-like", help="Move toward this class.")] = None,
+    less_like: Annotated[str | None, typer.Option(
+        "--less-like", metavar="CLASS", help="Move away from this class.")] = None,
+    more_like: Annotated[str | None, typer.Option(
+        "--more-like", metavar="CLASS", help="Move toward this class.")] = None,
     attack: Annotated[str, typer.Option("--attack", "-a", help="Attack name (see `hoodwink attack --list`).")] = "bim",
     eps: Annotated[str, typer.Option("--eps", help="Largest change, e.g. 8/255 or 0.03 (pixel units).")] = "8/255",
     norm: Annotated[str, typer.Option("--norm", help="linf, l2 or l1.")] = "linf",
-    steps: Annotated[int | None, typer.Option("--steps", min=1, help="Update steps (default: the attack's).")] = None,
-    step_size: Annotated[str | None, typer.Option("--step-size", help="Step size, e.g. 1/255.")] = None,
+    steps: Annotated[int | None, typer.Option("--steps", min=1, help="Attack steps (default: the attack's).")] = None,
+    step_size: Annotated[str | None, typer.Option(
+        "--step-size", help="Size of one step, e.g. 1/255 (default: the attack's; bim: 1/255, the talk's).")] = None,
     restarts: Annotated[int | None, typer.Option("--restarts", min=0, help="Extra runs if not fooled.")] = None,
     confidence: Annotated[float, typer.Option(
         "--confidence", min=0.0, max=0.999, help="Go on until the winning class has this probability.")] = 0.0,
-    seed: Annotated[int, typer.Option("--seed", help="Seed for random starts.")] = 0,
+    seed: Annotated[int | None, typer.Option("--seed", help="Seed for random starts (default 0; attacks that draw none take no seed).")] = None,
     model: ModelOption = DEFAULT_MODEL,
     weights: Annotated[str | None, typer.Option(help="Weights file for --model's architecture.")] = None,
     device: DeviceOption = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Save the adversarial PNG here.")] = None,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Allow --out to be the input image.")] = False,
     plot: Annotated[Path | None, typer.Option("--plot", help="Save a picture of the trick (PNG).")] = None,
     json_output: JsonOption = False,
 ) -> None:
@@ -64,12 +83,14 @@ def trick(
     from hoodwink.attacks.trick import make_goal
     from hoodwink.attacks.trick import trick as run_trick
     from hoodwink.images import load_image, save_image
-    from hoodwink.viz.common import check_png_path, save_figure
-    from hoodwink.viz.trick import trick_figure
+    from hoodwink.viz import save as save_picture
+    from hoodwink.viz.common import check_png_path
 
+    check_goal(into, away, less_like, more_like)
     eps_value = parse_eps(eps, upper=1.0 if norm == "linf" else None)
-    size = None if step_size is None else _positive(step_size, "--step-size")
-    check_png(out, inputs=(image,), overwrite=overwrite)
+    size = _positive(step_size, "--step-size") if step_size is not None else (
+        None if steps is None else _usual_step_size(attack, norm, eps_value))
+    check_png(out)
     if plot is not None:
         check_png_path(plot)
     pixels = load_image(image)
@@ -79,14 +100,45 @@ def trick(
                        attack=attack, eps=eps_value, norm=norm, steps=steps, step_size=size,
                        confidence=confidence, seed=seed, restarts=restarts)
     saved = str(save_image(result.adversarial[0], out)) if out is not None else None
+    if saved is not None:
+        print_saved(saved)
     if plot is not None:
-        save_figure(trick_figure(result), plot)
+        print_saved(save_picture(result, plot))
     if json_output:
-        doc = {"image": image, **result.header_dict(), **result.sample_dict(0), "out": saved,
-               "plot": None if plot is None else str(plot)}
+        doc = {"image": image, **result.header_dict(), **result.sample_dict(0), "goal_probability": _moved(result),
+               "trajectory": trajectory_dict(result), "out": saved, "plot": None if plot is None else str(plot)}
         print_json(doc)
         return
-    _show(result, image, saved)
+    _show(result, image)
+
+
+def _usual_step_size(attack: str, norm: str, eps: float) -> float | None:
+    """The step size of ``attack`` at its default number of steps: asking for fewer steps
+    (``--steps 1``) takes fewer steps of the usual size (bim: 1/255, the talk's), not bigger ones."""
+    from hoodwink.attacks import ThreatModel, get_attack
+
+    usual = getattr(get_attack(attack), "default_step_size", None)
+    return float(usual(ThreatModel(norm, eps))) if callable(usual) else None
+
+
+def trajectory_dict(result: AttackResult, index: int = 0) -> dict[str, object] | None:
+    """Per step of one sample: the probability of the goal's class and the top-1 class (None without a trajectory)."""
+    trajectory = result.trajectory
+    if trajectory is None:
+        return None
+    goal = int(result.goal_classes[index])
+    rows = int(result.steps[index]) + 1
+    top1 = [int(c) for c in trajectory.top1[:rows, index].tolist()]
+    return {"class": {"index": goal, "name": result.names.name(goal)},
+            "probability": [round(float(p), 6) for p in trajectory.probability(goal)[:rows, index].tolist()],
+            "top1": [result.names.name(c) for c in top1]}
+
+
+def _moved(result: AttackResult, index: int = 0) -> dict[str, float]:
+    """p(goal's class) on the clean and on the adversarial image."""
+    goal = int(result.goal_classes[index])
+    return {"before": float(result.clean_probabilities[index, goal]),
+            "after": float(result.adversarial_probabilities[index, goal])}
 
 
 def _positive(text: str, what: str) -> float:
@@ -102,10 +154,10 @@ def _positive(text: str, what: str) -> float:
     return value
 
 
-def _show(result: AttackResult, image: str, saved: str | None) -> None:
+def _show(result: AttackResult, image: str) -> None:
     sample = result.sample_dict(0, top=3)
-    table = Table(title=f"{image}: {result.goal.describe(result.names)} ({result.attack})",
-                  title_justify="left", show_edge=False)
+    print_heading(f"{image}: {result.goal.describe(result.names)} ({result.attack})")
+    table = Table(show_edge=False)
     table.add_column("before", justify="left")
     table.add_column("p", justify="right")
     table.add_column("after", justify="left")
@@ -114,12 +166,14 @@ def _show(result: AttackResult, image: str, saved: str | None) -> None:
         table.add_row(before["name"], f"{before['probability']:.3f}", after["name"],
                       f"{after['probability']:.3f}")
     console.print(table)
+    moved = _moved(result)
+    goal_name = sample["goal_class"]["name"]
     verdict = "[bold green]tricked[/]" if sample["success"] else "[bold red]not tricked[/]"
+    steps = sample["steps"]
     console.print(
-        f"{verdict}: Linf {sample['linf_255']:.1f}/255, L2 {sample['l2']:.3f}, "
-        f"{sample['steps']} steps, {sample['forward']} forward + {sample['backward']} backward passes",
+        f"{verdict}: p({goal_name}) went from {moved['before']:.3f} to {moved['after']:.3f}; "
+        f"Linf {sample['linf_255']:.1f}/255, L2 {sample['l2']:.3f}, {steps} step{'s' if steps != 1 else ''}, "
+        f"{sample['forward']} forward + {sample['backward']} backward passes",
         highlight=False)
-    if saved:
-        console.print(f"saved {saved}", highlight=False)
     if not sample["success"]:
         err_console.print("note: try more --steps or a larger --eps", highlight=False)

@@ -11,6 +11,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -118,22 +119,43 @@ class Explanation:
             out.append(entry)
         return out
 
-    def figure(self, indices: list[int] | None = None) -> Any:
-        """Image | heat map | overlay, one row per image (a matplotlib Figure)."""
-        from hoodwink.viz.explain import explanation_figure
+    @classmethod
+    def concat(cls, explanations: Sequence[Explanation]) -> Explanation:
+        """One explanation of every image of ``explanations``, in order.
 
-        return explanation_figure(self, indices)
+        They must share the method, whether the maps are signed and the
+        parameters; ``seconds`` add up; faithfulness and sanity are kept when
+        every part has them.
 
-    def save_plot(self, path: str) -> Any:
-        """Write :meth:`figure` as a PNG (atomically); returns the path."""
-        from hoodwink.viz.common import save_figure
-
-        return save_figure(self.figure(), path)
-
-    def _repr_png_(self) -> bytes:
-        from hoodwink.viz.common import figure_png
-
-        return figure_png(self.figure(list(range(min(len(self), 4)))))
+        Raises:
+            ParameterError: for no explanations, or parts that do not match.
+        """
+        parts = list(explanations)
+        if not parts:
+            raise ParameterError("nothing to concatenate: no explanations")
+        first = parts[0]
+        for other in parts[1:]:
+            for what in ("method", "signed", "parameters"):
+                if getattr(other, what) != getattr(first, what):
+                    raise ParameterError(f"cannot concatenate explanations with different {what}: "
+                                         f"{getattr(first, what)!r} and {getattr(other, what)!r}")
+        faithfulness = [p.faithfulness for p in parts]
+        sanity = [p.sanity for p in parts]
+        return cls(
+            method=first.method,
+            images=torch.cat([p.images for p in parts]),
+            attributions=torch.cat([p.attributions for p in parts]),
+            maps=torch.cat([p.maps for p in parts]),
+            targets=sum((p.targets for p in parts), ()),
+            target_names=sum((p.target_names for p in parts), ()),
+            probabilities=sum((p.probabilities for p in parts), ()),
+            signed=first.signed,
+            seconds=sum(p.seconds for p in parts),
+            names=sum((p.names for p in parts), ()) if all(len(p.names) == len(p) for p in parts) else (),
+            parameters=dict(first.parameters),
+            faithfulness=None if any(f is None for f in faithfulness) else sum((f or () for f in faithfulness), ()),
+            sanity=None if any(c is None for c in sanity) else sum((c or () for c in sanity), ()),
+        )
 
 
 @dataclass(frozen=True)
@@ -161,19 +183,3 @@ class AttackExplanation:
                  "adversarial_prediction": self.adversarial_prediction,
                  "difference_l1": float(self.difference[i].abs().mean())}
                 for i, (c, a) in enumerate(zip(self.clean.to_dict(), self.adversarial.to_dict()))]
-
-    def figure(self, index: int = 0) -> Any:
-        """Clean | adversarial | perturbation over clean map | adversarial map | difference."""
-        from hoodwink.viz.explain import attack_figure
-
-        return attack_figure(self, index)
-
-    def save_plot(self, path: str) -> Any:
-        from hoodwink.viz.common import save_figure
-
-        return save_figure(self.figure(), path)
-
-    def _repr_png_(self) -> bytes:
-        from hoodwink.viz.common import figure_png
-
-        return figure_png(self.figure())

@@ -149,13 +149,6 @@ class TrainResult:
     def to_dict(self) -> dict[str, Any]:
         return self.summary()
 
-    def _repr_png_(self) -> bytes:
-        """The training curves, inline in Jupyter."""
-        from hoodwink.viz.common import figure_png
-        from hoodwink.viz.training import training_figure
-
-        return figure_png(training_figure(self))
-
 
 Progress = Callable[[int, int, float, float], None]
 

@@ -33,6 +33,9 @@ from hoodwink.predict import Prediction
 #: Resolution of saved PNGs (dots per inch).
 DPI = 100
 
+#: Rows a many-image picture draws at most (the first images): hundreds of rows help nobody.
+GRID_ROWS = 8
+
 #: One colour per class, in the order classes are met (tab10, as matplotlib's default cycle).
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
            "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")

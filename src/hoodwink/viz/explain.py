@@ -20,7 +20,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from hoodwink.errors import ParameterError
-from hoodwink.viz.common import as_hwc, new_figure, percent, show_image
+from hoodwink.viz.common import GRID_ROWS, as_hwc, new_figure, percent, show_image
 
 if TYPE_CHECKING:
     from hoodwink.explain.result import AttackExplanation, Explanation
@@ -80,8 +80,11 @@ def _scores(explanation: Explanation, index: int) -> str:
 
 
 def explanation_figure(explanation: Explanation, indices: list[int] | None = None) -> Figure:
-    """One row per image: the image, the heat map, the overlay; titled with method, class and AUCs."""
-    indices = list(range(len(explanation))) if indices is None else indices
+    """One row per image: the image, the heat map, the overlay; titled with method, class and AUCs.
+
+    ``indices`` picks the images; by default the first :data:`~hoodwink.viz.common.GRID_ROWS`.
+    """
+    indices = list(range(min(len(explanation), GRID_ROWS))) if indices is None else indices
     if not indices or any(not 0 <= i < len(explanation) for i in indices):
         raise ParameterError(f"indices {indices} out of range for {len(explanation)} images")
     fig = new_figure(9.0, 3.4 * len(indices))

@@ -1,6 +1,7 @@
 """The gradient as an image: which way each pixel must move to look more like a class.
 
-The talk shows ``compute_gradient(black, paper_towel)`` "scaled to be visible":
+The talk shows ``compute_gradient(black, paper_towel)`` (:func:`hoodwink.gradient.class_gradient`)
+"scaled to be visible":
 here the gradient is divided by its 98th percentile of absolute values, clipped
 to [-1, 1] and drawn around mid-gray (brighter = push the pixel up).
 
@@ -14,50 +15,13 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 from matplotlib.figure import Figure
 
 from hoodwink.errors import ParameterError
-from hoodwink.models.classifier import Classifier
+from hoodwink.gradient import ClassGradient
 from hoodwink.viz.common import as_hwc, new_figure, show_image
-
-
-@dataclass(frozen=True)
-class ClassGradient:
-    """The gradient of log p(class) with respect to the pixels of one image.
-
-    ``gradient`` has the image's shape (C, H, W) at the model's input size; a
-    step along it makes the image more like ``name``.
-    """
-
-    image: torch.Tensor  #: (C, H, W) in [0, 1], at the model's input size
-    gradient: torch.Tensor  #: (C, H, W), d log p(target) / d pixels
-    target: int
-    name: str
-    probability: float  #: p(target) at ``image``
-
-
-def class_gradient(model: Classifier, image: torch.Tensor, target: int | str) -> ClassGradient:
-    """One forward and one backward pass: d log p(target) / d pixels for one image.
-
-    Args:
-        model: a :class:`~hoodwink.Classifier`.
-        image: (C, H, W) or (1, C, H, W) in [0, 1], any size (prepared to the input size).
-        target: class index or name (``"paper towel"``).
-    """
-    index = model.labels.find(target)
-    x = model.prepare(image.to(model.device)).detach().clone()
-    if x.shape[0] != 1:
-        raise ParameterError(f"class_gradient takes one image, got a batch of {x.shape[0]}")
-    with torch.enable_grad():
-        x.requires_grad_(True)
-        log_probs = model(x).float().log_softmax(-1)
-        (grad,) = torch.autograd.grad(log_probs[0, index], x)
-    return ClassGradient(x.detach()[0].cpu(), grad[0].detach().cpu(), index, model.labels.name(index),
-                         float(log_probs[0, index].detach().exp()))
 
 
 def gradient_picture(gradient: torch.Tensor | np.ndarray, percentile: float = 98.0) -> np.ndarray:

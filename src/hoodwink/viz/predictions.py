@@ -65,6 +65,11 @@ def prediction_figure(
     return fig
 
 
+def image_predictions_figure(predictions: ImagePredictions) -> Figure:
+    """The bars of one image's predictions (``hoodwink.viz.figure(result)``, Jupyter)."""
+    return prediction_figure([predictions])
+
+
 def draw_bars(ax: Axes, predictions: Sequence[Prediction], *, title: str = "") -> None:
     """Horizontal bars of ``predictions`` on ``ax``: best on top, probability written at each bar."""
     preds = list(predictions)

@@ -27,13 +27,13 @@ from matplotlib.figure import Figure
 
 from hoodwink.errors import ParameterError
 from hoodwink.predict import Prediction
-from hoodwink.viz.common import as_hwc, describe_top, new_figure, pixels, show_image
+from hoodwink.viz.common import GRID_ROWS, as_hwc, describe_top, new_figure, pixels, show_image
 
 if TYPE_CHECKING:
     from hoodwink.attacks.result import AttackResult
 
-#: Rows a many-image picture draws at most (the first images): hundreds of rows help nobody.
-GRID_ROWS = 8
+__all__ = ["GRID_ROWS", "attack_title", "perturbation_pictures", "result_figure", "trick_figure", "trick_grid",
+           "trick_panel"]
 
 
 def perturbation_pictures(original: torch.Tensor | np.ndarray, adversarial: torch.Tensor | np.ndarray,
@@ -103,6 +103,19 @@ def trick_figure(result: AttackResult, index: int = 0, *, magnify: float = 50.0,
         sample.predictions(adversarial=False, top=top)[0], sample.predictions(adversarial=True, top=top)[0],
         magnify=magnify, top=top, title=attack_title(sample),
     )
+
+
+def result_figure(result: AttackResult, *, names: Sequence[str] | None = None, magnify: float = 50.0) -> Figure:
+    """The picture of an attack result (``hoodwink.viz.figure(result)``, Jupyter, ``attack --plot``).
+
+    One image: the four-panel :func:`trick_figure`. A batch: :func:`trick_grid`,
+    one row for each of the first :data:`GRID_ROWS` images (``names`` name them).
+    """
+    if len(result) == 1 and names is None:
+        return trick_figure(result, magnify=magnify)
+    rows = min(len(result), GRID_ROWS)
+    return trick_grid([result[i] for i in range(rows)], names=None if names is None else list(names)[:rows],
+                      magnify=magnify)
 
 
 def trick_grid(samples: Sequence[AttackResult], *, names: Sequence[str] | None = None,

@@ -1,0 +1,206 @@
+"""Hostile inputs: wall time and peak RSS of ``hoodwink predict`` per reproducer, and a fuzz run.
+
+    python benchmarks/hostile.py                 # the corpus table
+    python benchmarks/hostile.py --fuzz 600      # also fuzz load_image for 600 s
+
+Each reproducer in ``tests/data/hostile`` runs in its own ``hoodwink predict FILE --json``
+process (peak RSS from ``wait4``); ``chelsea`` (a sample photo) is the baseline that loads
+the model. The fuzz run uses atheris when it is installed, else hypothesis-style random
+mutations of small valid images for the same time, and counts non-project exceptions
+(anything but ``ImageError`` escaping ``load_image``) and inputs that take over 2 s.
+
+Example:
+    $ OMP_NUM_THREADS=1 python benchmarks/hostile.py --fuzz 60
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+CORPUS = Path(__file__).resolve().parents[1] / "tests" / "data" / "hostile"
+#: The issue's figures before the fix (hoodwink predict, same files).
+BEFORE = {"gif-7440x8595.gif": "18 s, 4.1 GB", "tiff-16x1818636.tif": "21 s, 2 GB",
+          "png-10000x1.png": "7.9 GB asked of torch"}
+
+
+def run_predict(target: str) -> tuple[float, float, int, str]:
+    """Wall seconds, peak RSS (MB), exit code and last stderr line of ``hoodwink predict target``."""
+    command = [str(Path(sys.executable).parent / "hoodwink"), "predict", target, "--json"]
+    start = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - start
+    stderr = process.stderr.read().decode() if process.stderr else ""
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    return seconds, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status), (lines[-1] if lines else "")
+
+
+def corpus_table() -> None:
+    print(f"threads: OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, cpus {os.cpu_count()}")
+    print(f"{'file':26} {'bytes':>7} {'wall s':>7} {'peak MB':>8} {'exit':>4}  before / message")
+    for name in ["chelsea", *sorted(p.name for p in CORPUS.iterdir() if p.suffix != ".py")]:
+        target = name if name == "chelsea" else str(CORPUS / name)
+        size = "-" if name == "chelsea" else str(Path(target).stat().st_size)
+        seconds, peak, code, line = run_predict(target)
+        note = BEFORE.get(name, "")
+        text = f"{note} / {line}" if note else line
+        print(f"{name:26} {size:>7} {seconds:7.2f} {peak:8.0f} {code:>4}  {text[:110]}")
+
+
+def _seeds() -> list[bytes]:
+    from PIL import Image
+
+    out = []
+    picture = Image.new("RGB", (5, 4), (200, 30, 60))
+    for fmt in ("PNG", "GIF", "BMP", "JPEG", "TIFF", "PPM", "WEBP", "ICO"):
+        buffer = io.BytesIO()
+        picture.save(buffer, format=fmt)
+        out.append(buffer.getvalue())
+    out += [p.read_bytes() for p in CORPUS.iterdir() if p.suffix != ".py" and p.stat().st_size < 4096]
+    return out
+
+
+def _mutate(data: bytes, rng: random.Random) -> bytes:
+    buffer = bytearray(data)
+    for _ in range(rng.randint(1, 8)):
+        at = rng.randrange(max(1, len(buffer)))
+        action = rng.random()
+        if action < 0.5 and buffer:
+            buffer[at] = rng.randrange(256)
+        elif action < 0.7:
+            del buffer[at:]
+        else:
+            buffer[at:at] = rng.randbytes(rng.randint(1, 16))
+    return bytes(buffer)
+
+
+def fuzz(seconds: float) -> None:
+    """Fuzz ``load_image`` for ``seconds``; print the counts the issue asks for."""
+    from hoodwink.errors import ImageError
+    from hoodwink.images import load_image
+
+    counts = {"inputs": 0, "loaded": 0, "image_errors": 0, "other_exceptions": 0, "over_2s": 0}
+    others: dict[str, int] = {}
+
+    def one(data: bytes) -> None:
+        counts["inputs"] += 1
+        start = time.perf_counter()
+        try:
+            load_image(data)
+            counts["loaded"] += 1
+        except ImageError:
+            counts["image_errors"] += 1
+        except Exception as exc:  # noqa: BLE001 (counting what escapes is the point)
+            counts["other_exceptions"] += 1
+            key = f"{type(exc).__name__}: {str(exc)[:60]}"
+            others[key] = others.get(key, 0) + 1
+        if time.perf_counter() - start > 2.0:
+            counts["over_2s"] += 1
+
+    if _has_atheris():
+        _atheris_in_child(seconds)
+        return
+    end = time.monotonic() + seconds
+    rng = random.Random(0)
+    seeds = _seeds()
+    while time.monotonic() < end:
+        one(_mutate(rng.choice(seeds), rng))
+    _report("random mutations (atheris is not installed)", seconds, counts, others)
+
+
+def _has_atheris() -> bool:
+    try:
+        import atheris  # type: ignore[import-not-found,unused-ignore]  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _report(engine: str, seconds: float, counts: dict[str, int], others: dict[str, int]) -> None:
+    print(f"fuzz: {engine}, {seconds:g} s: {counts}")
+    for key, n in sorted(others.items(), key=lambda kv: -kv[1])[:10]:
+        print(f"  {n:5d}  {key}")
+
+
+def _atheris_in_child(seconds: float) -> None:
+    """Run libFuzzer (atheris) in a child for ``seconds``; it writes its counts to a JSON file."""
+    import json
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp())
+    seeds = folder / "seeds"
+    seeds.mkdir()
+    for i, data in enumerate(_seeds()):
+        (seeds / f"{i}").write_bytes(data)
+    counts_file = folder / "counts.json"
+    subprocess.run([sys.executable, __file__, "--atheris-child", str(counts_file), str(seeds),
+                    f"-max_total_time={int(seconds)}", "-timeout=10", "-rss_limit_mb=4096"],
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    report = json.loads(counts_file.read_text()) if counts_file.exists() else {"counts": {}, "others": {}}
+    _report("atheris (libFuzzer, coverage-guided)", seconds, report["counts"], report["others"])
+
+
+def _atheris_child(counts_file: str, argv: list[str]) -> None:
+    import json
+
+    import atheris
+
+    with atheris.instrument_imports():
+        from PIL import Image  # noqa: F401  (instrument Pillow's Python decoders)
+
+        from hoodwink.errors import ImageError
+        from hoodwink.images import load_image
+
+    counts = {"inputs": 0, "loaded": 0, "image_errors": 0, "other_exceptions": 0, "over_2s": 0}
+    others: dict[str, int] = {}
+
+    def save() -> None:
+        Path(counts_file).write_text(json.dumps({"counts": counts, "others": others}))
+
+    def test_one_input(data: bytes) -> None:
+        counts["inputs"] += 1
+        start = time.perf_counter()
+        try:
+            load_image(data)
+            counts["loaded"] += 1
+        except ImageError:
+            counts["image_errors"] += 1
+        except Exception as exc:  # noqa: BLE001 (counting what escapes is the point)
+            counts["other_exceptions"] += 1
+            key = f"{type(exc).__name__}: {str(exc)[:60]}"
+            others[key] = others.get(key, 0) + 1
+            save()
+        if time.perf_counter() - start > 2.0:
+            counts["over_2s"] += 1
+            save()
+        if counts["inputs"] % 200 == 0:
+            save()
+
+    atheris.Setup([sys.argv[0], *argv], test_one_input)
+    atheris.Fuzz()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--fuzz", type=float, default=0.0, help="fuzz load_image for this many seconds")
+    parser.add_argument("--no-table", action="store_true", help="skip the corpus table")
+    parser.add_argument("--atheris-child", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.atheris_child:
+        _atheris_child(args.atheris_child[0], args.atheris_child[1:])
+        return
+    if not args.no_table:
+        corpus_table()
+    if args.fuzz > 0:
+        fuzz(args.fuzz)
+
+
+if __name__ == "__main__":
+    main()
