@@ -19,6 +19,7 @@ from hoodwink.cli.app import (
     fail,
     load_cli_model,
     print_json,
+    print_saved,
 )
 from hoodwink.errors import HoodwinkError, ImageError
 from hoodwink.models import DEFAULT_MODEL
@@ -99,8 +100,8 @@ def attack(
     from hoodwink.cli.trick import _positive
     from hoodwink.images import load_images, save_image
     from hoodwink.io import check_out_dir, write_atomic
-    from hoodwink.viz.common import check_png_path, save_figure
-    from hoodwink.viz.trick import GRID_ROWS, trick_grid
+    from hoodwink.viz import save as save_picture
+    from hoodwink.viz.common import check_png_path
 
     if plot is not None:
         check_png_path(plot)
@@ -142,8 +143,7 @@ def attack(
            "forward": sum(s["forward"] for s in samples), "backward": sum(s["backward"] for s in samples),
            "out_dir": str(out_dir), "plot": None if plot is None else str(plot), "samples": samples}
     if plot is not None:
-        rows = [r[i] for r in results for i in range(len(r))][:GRID_ROWS]
-        save_figure(trick_grid(rows, names=[n.name for n in named[:GRID_ROWS]]), plot)
+        print_saved(save_picture(AttackResult.concat(results), plot, names=[n.name for n in named]))
     summary = out_dir / "summary.json"
     write_atomic(summary, (json.dumps(doc, indent=2) + "\n").encode("utf-8"))
     if json_output:
