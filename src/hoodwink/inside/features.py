@@ -200,7 +200,7 @@ def visualize(
         optimizer.step()
         history.append(float(value.detach()))
         if progress is not None:
-            progress(k + 1, steps, float(value))
+            progress(k + 1, steps, history[-1])
     with torch.no_grad():
         image = param()[0].detach()
         final = float(_objective(model, chosen, image[None]))

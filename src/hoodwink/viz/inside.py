@@ -82,7 +82,7 @@ def neuron_figure(n: Neuron) -> Figure:
 def dense_figure(d: DenseLayer) -> Figure:
     """A digit, the ten weight templates W[:, j] with their dot products, and the softmax."""
     fig = new_figure(14, 4.2)
-    grid = fig.add_gridspec(2, 12, height_ratios=[1, 1])
+    grid = fig.add_gridspec(2, 11, height_ratios=[1, 1])
     ax = fig.add_subplot(grid[:, 0:2])
     show_image(ax, torch.from_numpy(d.image)[None].float(), "the digit (784 pixels)")
     side = round(math.sqrt(d.W.shape[0]))
@@ -95,7 +95,7 @@ def dense_figure(d: DenseLayer) -> Figure:
         weight = "bold" if j == d.predicted else "normal"
         axj.set_title(f"W[:, {j}]  class {d.classes[j]}\ndot + b = {d.dense[j]:.2f}", fontsize=8,
                       fontweight=weight)
-    ax_p = fig.add_subplot(grid[:, 8:12])
+    ax_p = fig.add_subplot(grid[:, 7:11])
     colors = ["#d62728" if j == d.predicted else "#1f77b4" for j in range(len(d.classes))]
     ax_p.bar(range(len(d.classes)), d.probabilities, color=colors)
     ax_p.set_xticks(range(len(d.classes)), d.classes)
