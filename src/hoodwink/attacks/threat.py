@@ -53,7 +53,10 @@ def parse_eps(text: str | float, *, upper: float | None = 1.0) -> float:
         try:
             if "/" in raw:
                 num, den = raw.split("/", 1)
-                value = float(Fraction(num.strip()) / Fraction(den.strip()))
+                if "e" in raw.lower():  # Fraction("1e99999999") would spell out 100 million digits
+                    value = float(num) / float(den)
+                else:
+                    value = float(Fraction(num.strip()) / Fraction(den.strip()))
             else:
                 value = float(raw)
         except (ValueError, ZeroDivisionError):
