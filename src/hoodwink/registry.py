@@ -37,15 +37,17 @@ class Registry(Generic[T]):
 
     Args:
         kind: what an entry is, for messages (``"attack"``).
-        builtin: a module whose import registers the built-in entries.
+        builtin: modules whose import registers the built-in entries.
         group: the entry-point group of plug-ins.
         error: the exception type for an unknown name.
+        ordered: list entries by name (True) or in registration order.
     """
 
-    def __init__(self, kind: str, *, builtin: str | None = None, group: str | None = None,
-                 error: type[HoodwinkError] = ParameterError) -> None:
+    def __init__(self, kind: str, *, builtin: tuple[str, ...] = (), group: str | None = None,
+                 error: type[HoodwinkError] = ParameterError, ordered: bool = True) -> None:
         self.kind = kind
         self.builtin = builtin
+        self.ordered = ordered
         self.group = group
         self.error = error
         self._entries: dict[str, T] = {}
@@ -68,8 +70,8 @@ class Registry(Generic[T]):
         if self._loaded:
             return
         self._loaded = True
-        if self.builtin:
-            importlib.import_module(self.builtin)
+        for module in self.builtin:
+            importlib.import_module(module)
         if self.group:
             for point in entry_points(group=self.group):
                 try:
@@ -95,7 +97,8 @@ class Registry(Generic[T]):
     def names(self, pattern: str = "*") -> list[str]:
         """Registered names matching a shell-style ``pattern``, sorted."""
         self._load()
-        return [k for k in sorted(self._entries) if fnmatch.fnmatch(k, pattern)]
+        keys = sorted(self._entries) if self.ordered else list(self._entries)
+        return [k for k in keys if fnmatch.fnmatch(k, pattern)]
 
     def items(self, pattern: str = "*") -> list[T]:
         """Entries whose names match ``pattern``, sorted by name."""

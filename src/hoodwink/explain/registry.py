@@ -9,16 +9,15 @@ method only writes :meth:`Method.attribute` for one batch.
 Example:
     >>> get_method("smoothgrad", samples=8)
     SmoothGrad(batch_size=16, samples=8, noise=0.15, seed=0)
-    >>> get_method("gradcm")
+    >>> get_method("gradcm")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    hoodwink.errors.ParameterError: unknown method 'gradcm'; did you mean gradcam, random, smoothgrad?
+    hoodwink.errors.ParameterError: unknown method 'gradcm'; did you mean 'gradcam', 'random', 'smoothgrad'? (known: ...)
 """
 
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
@@ -30,7 +29,8 @@ import torch
 
 from hoodwink.errors import ParameterError
 from hoodwink.explain.result import Explanation
-from hoodwink.models.classifier import Classifier
+from hoodwink.models.classifier import Classifier, model_input
+from hoodwink.registry import Registry
 
 #: A class by index or name, one for every image, or None for the predicted class.
 Target = int | str | Sequence[int | str] | torch.Tensor | None
@@ -121,7 +121,9 @@ class MethodInfo:
         return {f.name: f.default for f in dataclasses.fields(self.cls)}
 
 
-_METHODS: dict[str, MethodInfo] = {}
+#: Every method, in registration order; plug-ins register through ``hoodwink.methods``.
+METHODS = Registry[MethodInfo]("method", builtin=("hoodwink.explain",), group="hoodwink.methods",
+                               ordered=False)
 
 
 def register_method(name: str, *, description: str, reference: str = "",
@@ -130,32 +132,20 @@ def register_method(name: str, *, description: str, reference: str = "",
 
     def decorate(cls: M) -> M:
         cls.name = name
-        _METHODS[name] = MethodInfo(name, cls, description, reference, stochastic)
+        METHODS.add(name, MethodInfo(name, cls, description, reference, stochastic))
         return cls
 
     return decorate
 
 
-def _ensure_builtin() -> None:
-    # Importing the modules registers their methods.
-    from hoodwink.explain import faithfulness, gradcam, gradients, occlusion, surrogate  # noqa: F401
-
-
 def list_methods() -> list[MethodInfo]:
     """Every registered method, in registration order."""
-    _ensure_builtin()
-    return list(_METHODS.values())
+    return METHODS.items()
 
 
 def method_info(name: str) -> MethodInfo:
     """The registry entry for ``name``; an unknown name gets the closest names."""
-    _ensure_builtin()
-    key = name.strip().lower().replace("_", "-")
-    if key in _METHODS:
-        return _METHODS[key]
-    close = difflib.get_close_matches(key, list(_METHODS), n=3, cutoff=0.5)
-    hint = f"; did you mean {', '.join(close)}?" if close else f" (known: {', '.join(_METHODS)})"
-    raise ParameterError(f"unknown method {name!r}{hint}")
+    return METHODS.get(name)
 
 
 def get_method(name: str | Method, **params: Any) -> Method:
@@ -179,7 +169,7 @@ def as_batch(model: Classifier, images: Any, names: Sequence[str] = ()) -> tuple
     from hoodwink.images import NamedImage, load_images
 
     if isinstance(images, torch.Tensor):
-        x = model.prepare(images.float().to(model.device))
+        x = model_input(model, images)
     else:
         items = list(images) if isinstance(images, (list, tuple)) else [images]
         if items and all(isinstance(i, NamedImage) for i in items):
@@ -190,7 +180,7 @@ def as_batch(model: Classifier, images: Any, names: Sequence[str] = ()) -> tuple
             named = load_images(images)
         if not named:
             raise ParameterError("no images to explain")
-        x = torch.cat([model.prepare(n.pixels.float().to(model.device)) for n in named])
+        x = torch.cat([model_input(model, n.pixels) for n in named])
         names = names or [n.name for n in named]
     if len(x) == 0:
         raise ParameterError("no images to explain")

@@ -8,8 +8,6 @@ Example:
 
 from __future__ import annotations
 
-import difflib
-import fnmatch
 import inspect
 import json
 import math
@@ -29,6 +27,7 @@ from hoodwink.errors import HoodwinkError, ModelError
 from hoodwink.io import check_output, write_atomic
 from hoodwink.models.classifier import Classifier
 from hoodwink.models.labels import Labels
+from hoodwink.registry import Registry
 
 DEFAULT_MODEL = "efficientnet-lite0"
 
@@ -77,7 +76,9 @@ class ModelInfo:
         return model.to(resolve_device(device))
 
 
-_REGISTRY: dict[str, ModelInfo] = {}
+#: Every network by name; plug-ins register through the entry-point group ``hoodwink.models``.
+MODELS = Registry[ModelInfo]("model", builtin=("hoodwink.models.efficientnet", "hoodwink.train.nets"),
+                             group="hoodwink.models", error=ModelError)
 
 
 def register_model(
@@ -93,39 +94,20 @@ def register_model(
     """
 
     def decorate(builder: Builder) -> Builder:
-        _REGISTRY[name] = ModelInfo(name=name, builder=builder, **info)
+        MODELS.add(name, ModelInfo(name=name, builder=builder, **info), replace=True)
         return builder
 
     return decorate
 
 
-def _ensure_builtin() -> None:
-    # Importing the modules registers their networks.
-    from hoodwink.models import efficientnet  # noqa: F401
-
-    try:
-        from hoodwink.train import nets  # noqa: F401
-    except ImportError:
-        pass
-
-
 def list_models(pattern: str = "*", available_only: bool = False) -> list[ModelInfo]:
     """Registered models whose name matches a glob ``pattern``."""
-    _ensure_builtin()
-    return [
-        info for name, info in sorted(_REGISTRY.items())
-        if fnmatch.fnmatch(name, pattern) and (not available_only or info.available())
-    ]
+    return [info for info in MODELS.items(pattern) if not available_only or info.available()]
 
 
 def model_info(name: str) -> ModelInfo:
     """Registry entry for ``name``; an unknown name gets the closest names."""
-    _ensure_builtin()
-    if name in _REGISTRY:
-        return _REGISTRY[name]
-    close = difflib.get_close_matches(name, list(_REGISTRY), n=3, cutoff=0.4)
-    hint = f"; did you mean {', '.join(close)}?" if close else ""
-    raise ModelError(f"unknown model {name!r}{hint} (known: {', '.join(sorted(_REGISTRY))})")
+    return MODELS.get(name)
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
