@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from hoodwink.errors import ParameterError
-from hoodwink.inside.layers import capture, find_layer
+from hoodwink.inside.layers import find_layer, forward_to
 from hoodwink.models.classifier import Classifier
 
 
@@ -133,11 +133,11 @@ def explain_convolution(
     inputs: list[torch.Tensor] = []
     pre = module.register_forward_pre_hook(lambda m, args: inputs.append(args[0].detach()))
     try:
-        with capture(model, [name]) as caught, torch.no_grad():
-            model(seen)
+        with torch.no_grad():
+            maps = forward_to(model, seen, [name])[name][0]   # stops after the layer
     finally:
         pre.remove()
-    x, maps = inputs[0][0], caught[name][0]
+    x = inputs[0][0]
     if channel is None:
         channel = int(maps.flatten(1).std(1).argmax())
     if not 0 <= channel < maps.shape[0]:
