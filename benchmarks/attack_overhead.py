@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from hoodwink.attacks import BIM, PGD, Goal, GradientAttack, ThreatModel
+from hoodwink.attacks import APGDCE, BIM, PGD, Goal, GradientAttack, ThreatModel
 from hoodwink.models import load_model
 
 RESULTS = Path(__file__).resolve().parent / "results" / "attack_overhead.md"
@@ -73,6 +73,7 @@ def main() -> None:
         "bim (grid, trajectory, counts)": BIM(steps=args.steps, step_size=2 / 255, early_stop=False),
         "pgd (grid, trajectory, counts)": PGD(steps=args.steps, early_stop=False),
         "pgd without trajectory": PGD(steps=args.steps, early_stop=False, record=False),
+        "apgd-ce (grid, trajectory, counts)": APGDCE(steps=args.steps, early_stop=False),
         "pgd lean perturb()": lambda: lean.perturb(model, x, Goal.untargeted(y), threat),
     }
     best = dict.fromkeys(variants, float("inf"))
@@ -101,7 +102,9 @@ def main() -> None:
               ("Both loops end with one forward that checks the last images (the engine checks "
                "their 8-bit versions); early stopping is off so every image runs every step; pgd "
                "also spends one forward on the clean images (its random start hides them). "
-               "`perturb()` is the lean path for adversarial training (no final check)."),
+               "`perturb()` is the lean path for adversarial training: the same loop in lean mode "
+               "(every step, no trajectory, no grid). Every pass goes through the model oracle, "
+               "which counts it per sample."),
               "",
               (f"Command: `python benchmarks/attack_overhead.py --batch {args.batch} "
                f"--steps {args.steps}{threads}`")]

@@ -27,10 +27,9 @@ from typing import ClassVar
 
 import torch
 
-from hoodwink.attacks.engine import AttackBase, Batch, Outcome, Recorder
-from hoodwink.attacks.minimal import TIE_MARGIN, goal_margin, judge, unbounded_threat
+from hoodwink.attacks.engine import Batch, Outcome, Recorder
+from hoodwink.attacks.minimal import TIE_MARGIN, MinimalNormAttack, goal_margin, judge
 from hoodwink.attacks.registry import register_attack
-from hoodwink.attacks.threat import ThreatModel
 from hoodwink.validate import check_bool, check_float, check_int
 
 _BETAS = (0.9, 0.999)
@@ -42,7 +41,7 @@ _NO_UPPER = 1e10
                  "over the constant; a minimal-norm attack (Carlini and Wagner 2017)",
                  norms=("l2",), paper="Carlini and Wagner 2017, arXiv:1608.04644")
 @dataclass(frozen=True)
-class CarliniWagnerL2(AttackBase):
+class CarliniWagnerL2(MinimalNormAttack):
     """C&W L2 with a per-sample binary search over ``c`` and per-sample early abort.
 
     Args:
@@ -77,18 +76,13 @@ class CarliniWagnerL2(AttackBase):
     record: bool = True
 
     def __post_init__(self) -> None:
-        for key in ("steps", "search_steps", "batch_size"):
+        for key in ("steps", "search_steps"):
             check_int(key, getattr(self, key))
         for key in ("step_size", "initial_const"):
             check_float(key, getattr(self, key), low=0.0, low_open=True)
         check_float("kappa", self.kappa, low=0.0)
-        check_float("confidence", self.confidence, low=0.0, high=1.0, high_open=True)
         check_bool("abort_early", self.abort_early)
-        check_bool("record", self.record)
-
-    def default_threat(self, images: torch.Tensor) -> ThreatModel:
-        """No eps bound: only the pixel box and the 8-bit grid."""
-        return unbounded_threat("l2", images)
+        self.check_common()
 
     def run(self, batch: Batch) -> Outcome:
         """C&W on one batch: binary search over ``c``, Adam steps in tanh space."""

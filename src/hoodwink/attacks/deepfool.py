@@ -36,13 +36,13 @@ from typing import ClassVar
 
 import torch
 
-from hoodwink.attacks.engine import AttackBase, Batch, Outcome, Recorder
+from hoodwink.attacks.engine import Batch, Outcome, Recorder
 from hoodwink.attacks.goals import Goal
-from hoodwink.attacks.minimal import goal_margin, judge, unbounded_threat
+from hoodwink.attacks.minimal import MinimalNormAttack, goal_margin, judge
 from hoodwink.attacks.oracle import Evaluation, Oracle
 from hoodwink.attacks.registry import register_attack
 from hoodwink.attacks.threat import ThreatModel
-from hoodwink.validate import check_bool, check_float, check_int
+from hoodwink.validate import check_float, check_int
 
 #: Added to every boundary distance, as in the paper's reference code (numerical stability).
 _EPS_DISTANCE = 1e-4
@@ -55,7 +55,7 @@ _BISECT_TRIES = 4
                  "among the top classes; a minimal-norm attack (Moosavi-Dezfooli et al. 2016)",
                  norms=("l2", "linf"), paper="Moosavi-Dezfooli et al. 2016, arXiv:1511.04599")
 @dataclass(frozen=True)
-class DeepFool(AttackBase):
+class DeepFool(MinimalNormAttack):
     """DeepFool, L2 or Linf (from the threat's norm; L2 when ``threat`` is None).
 
     Args:
@@ -87,13 +87,7 @@ class DeepFool(AttackBase):
         check_int("steps", self.steps)
         check_float("overshoot", self.overshoot, low=0.0)
         check_int("candidates", self.candidates, low=2)
-        check_int("batch_size", self.batch_size)
-        check_float("confidence", self.confidence, low=0.0, high=1.0, high_open=True)
-        check_bool("record", self.record)
-
-    def default_threat(self, images: torch.Tensor) -> ThreatModel:
-        """No eps bound: only the pixel box and the 8-bit grid (L2)."""
-        return unbounded_threat("l2", images)
+        self.check_common()
 
     def run(self, batch: Batch) -> Outcome:
         """DeepFool on one batch, then the step fitted to the 8-bit grid."""

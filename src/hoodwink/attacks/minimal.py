@@ -28,8 +28,10 @@ import math
 
 import torch
 
+from hoodwink.attacks.engine import AttackBase
 from hoodwink.attacks.goals import Goal
 from hoodwink.attacks.threat import ThreatModel
+from hoodwink.validate import check_bool, check_float, check_int
 
 #: Logits must clear the runner-up by this much for a flip to count.
 TIE_MARGIN = 1e-3
@@ -64,3 +66,22 @@ def judge(logits: torch.Tensor, labels: torch.Tensor, goal: Goal,
     margin = goal_margin(logits, labels, goal.toward)
     success = (margin >= TIE_MARGIN) & goal.reached_probs(probs, labels, confidence)
     return success, margin, probs
+
+
+class MinimalNormAttack(AttackBase):
+    """What every minimal-norm attack shares: no eps bound unless a threat is given
+    (only the pixel box and the 8-bit grid), and the checks of the common fields."""
+
+    batch_size: int
+    confidence: float
+    record: bool
+
+    def default_threat(self, images: torch.Tensor) -> ThreatModel:
+        """No eps bound: the whole pixel box (L2), on the 8-bit grid."""
+        return unbounded_threat("l2", images)
+
+    def check_common(self) -> None:
+        """Validate ``batch_size``, ``confidence`` and ``record``."""
+        check_int("batch_size", self.batch_size)
+        check_float("confidence", self.confidence, low=0.0, high=1.0, high_open=True)
+        check_bool("record", self.record)
