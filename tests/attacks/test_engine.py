@@ -337,3 +337,32 @@ def test_batch_size_true_is_not_a_batch_size() -> None:
 def test_labels_make_their_queries_with_their_own_model(mlp) -> None:
     model, _ = _query_model(mlp)
     assert isinstance(model.labels, Labels)
+
+
+def test_every_step_is_streamed_with_its_image_and_global_index(mlp, images) -> None:
+    steps: list = []
+    attack = get_attack("pgd", steps=4, restarts=1, batch_size=5)
+    result = attack(mlp, images, Goal.targeted(7), ThreatModel("linf", 2 / 255),
+                    index=torch.arange(100, 112), on_step=steps.append)
+    assert steps and {int(i) for s in steps for i in s.index} == set(range(100, 112))
+    for s in steps:
+        assert s.images is not None and s.images.shape[0] == len(s.index)
+        assert ThreatModel("linf", 2 / 255).contains(
+            s.images, result.original[s.index - 100]).all()
+    # the last step streamed for a fooled image is the image returned
+    for i in result.success.nonzero().flatten().tolist():
+        last = [s for s in steps if 100 + i in s.index.tolist()][-1]
+        k = last.index.tolist().index(100 + i)
+        assert torch.equal(last.images[k], result.adversarial[i])
+
+
+def test_a_listener_can_stop_an_attack(mlp, images) -> None:
+    class Stop(Exception):
+        pass
+
+    def stop(step) -> None:  # type: ignore[no-untyped-def]
+        if step.row == 2:
+            raise Stop
+
+    with pytest.raises(Stop):
+        get_attack("bim", steps=10)(mlp, images, Goal.targeted(7), on_step=stop)

@@ -27,7 +27,7 @@ from typing import ClassVar
 
 import torch
 
-from hoodwink.attacks.engine import Batch, Outcome, Recorder
+from hoodwink.attacks.engine import Batch, Outcome
 from hoodwink.attacks.minimal import TIE_MARGIN, MinimalNormAttack, goal_margin, judge
 from hoodwink.attacks.registry import register_attack
 from hoodwink.validate import check_bool, check_float, check_int
@@ -102,8 +102,8 @@ class CarliniWagnerL2(MinimalNormAttack):
         lower = torch.zeros(n, device=device)
         upper = torch.full((n,), _NO_UPPER, device=device)
         w0 = torch.atanh(((clean - lo) / (hi - lo) * 2 - 1).clamp(-1 + 1e-6, 1 - 1e-6))
-        recorder = Recorder(self.search_steps * self.steps + 1, n, clean_logits.shape[1], device,
-                            self.record and not batch.lean)
+        recorder = batch.recorder(self.search_steps * self.steps + 1, clean_logits.shape[1],
+                                  self.record)
         recorder(0, torch.arange(n, device=device), clean_probs, torch.zeros(n, device=device),
                  torch.zeros(n, device=device))
         patience = max(self.steps // 10, 1)
@@ -141,7 +141,7 @@ class CarliniWagnerL2(MinimalNormAttack):
                     dist2 = delta.flatten(1).pow(2).sum(1)
                     loss = dist2 + const[idx] * f
                     l2 = (q - c0).flatten(1).norm(dim=1)
-                    recorder(round_ * self.steps + step + 1, idx, probs, loss, l2)
+                    recorder(round_ * self.steps + step + 1, idx, probs, loss, l2, images=q)
                     used[idx] += 1
                     # keep the smallest successful 8-bit image, else the most adversarial one
                     md = margin.detach()

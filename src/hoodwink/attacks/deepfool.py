@@ -110,12 +110,11 @@ class DeepFool(MinimalNormAttack):
                 labels = goal.labels(logits)
                 clean_probs = logits.softmax(dim=1)
                 others = _candidates(logits, labels, self.candidates, goal.toward)
-                recorder = Recorder(self.steps + 2, n, logits.shape[1], device,
-                                    self.record and not batch.lean)
+                recorder = batch.recorder(self.steps + 2, logits.shape[1], self.record)
             assert recorder is not None and others is not None
             lab, oth = labels[idx], others[idx]
             done, margin, probs = judge(logits, lab, goal, self.confidence)
-            recorder(step, idx, probs, margin, threat.norm_ops.distance(x - c))
+            recorder(step, idx, probs, margin, threat.norm_ops.distance(x - c), images=x)
             used[idx] = step
             total[idx] = t
             remaining = (~done).nonzero().flatten()
@@ -129,7 +128,7 @@ class DeepFool(MinimalNormAttack):
         out, success, out_probs = self._to_grid(oracle, clean, total, labels, goal, threat)
         recorder(int(used.max()) + 1 if n else 0, torch.arange(n, device=device), out_probs,
                  goal_margin(out_probs.log(), labels, goal.toward),
-                 threat.norm_ops.distance(out - clean))
+                 threat.norm_ops.distance(out - clean), images=out)
         return Outcome(out, success, out_probs, clean_probs, labels, used,
                        recorder.trajectory(labels))
 

@@ -66,6 +66,7 @@ class Batch:
         oracle: the door to the model for these samples (rows 0..n-1).
         lean: the training mode: every sample runs every step, no trajectory.
         generator: in lean mode, draws the random starts of the whole batch.
+        on_step: called with every recorded :class:`Step` (streaming, progress bars).
     """
 
     clean: torch.Tensor
@@ -75,6 +76,7 @@ class Batch:
     oracle: Oracle
     lean: bool = False
     generator: torch.Generator | None = None
+    on_step: Callable[[Step], None] | None = None
 
     def __len__(self) -> int:
         return int(self.clean.shape[0])
@@ -83,6 +85,42 @@ class Batch:
     def rows(self) -> torch.Tensor:
         """0..n-1 on the images' device: every sample of the batch."""
         return torch.arange(len(self), device=self.clean.device)
+
+    def recorder(self, rows: int, num_classes: int, enabled: bool = True, *,
+                 samples: torch.Tensor | None = None) -> Recorder:
+        """A :class:`Recorder` for this batch (or for its ``samples``, rows of the
+        batch, as a restart runs on) that also tells ``on_step`` of every step."""
+        listener = None
+        n = len(self) if samples is None else int(samples.shape[0])
+        if self.on_step is not None:
+            on_step = self.on_step
+            index = self.index if samples is None else self.index[samples]
+
+            def listener(row: int, idx: torch.Tensor, probs: torch.Tensor, loss: torch.Tensor,
+                         norm: torch.Tensor, images: torch.Tensor | None) -> None:
+                on_step(Step(row, index[idx], probs, loss, norm, images))
+
+        return Recorder(rows, n, num_classes, self.clean.device, enabled and not self.lean,
+                        listener=listener)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One recorded step of some samples, as ``on_step`` sees it (streaming).
+
+    Attributes:
+        row: the step (row 0 is the start).
+        index: (k,) the global dataset indices of the samples that took it.
+        probabilities: (k, classes); loss, norm: (k,).
+        images: (k, C, H, W) the images judged at this step, when the attack gives them.
+    """
+
+    row: int
+    index: torch.Tensor
+    probabilities: torch.Tensor
+    loss: torch.Tensor
+    norm: torch.Tensor
+    images: torch.Tensor | None = None
 
 
 @dataclass(frozen=True)
@@ -118,7 +156,8 @@ class Attack(Protocol):
 
     def __call__(self, model: Model, images: torch.Tensor, goal: Goal | None = None,
                  threat: ThreatModel | None = None, *, index: torch.Tensor | None = None,
-                 queries: int | None = None) -> AttackResult: ...
+                 queries: int | None = None,
+                 on_step: Callable[[Step], None] | None = None) -> AttackResult: ...
 
 
 class AttackBase:
@@ -147,7 +186,8 @@ class AttackBase:
     @final
     def __call__(self, model: Model, images: torch.Tensor, goal: Goal | None = None,
                  threat: ThreatModel | None = None, *, index: torch.Tensor | None = None,
-                 queries: int | None = None) -> AttackResult:
+                 queries: int | None = None,
+                 on_step: Callable[[Step], None] | None = None) -> AttackResult:
         """Attack ``images`` (N, C, H, W) or (C, H, W) in [0, 1], of any size.
 
         Args:
@@ -156,8 +196,10 @@ class AttackBase:
             threat: what the attacker may do (default: the attack's own).
             index: (N,) the images' global dataset indices, for seeds (default 0..N-1).
             queries: the most queries (judged images) per sample, or None.
+            on_step: called with each recorded :class:`Step` (the web playground
+                streams them; it may raise to stop the attack).
         """
-        return _run(self, model, images, goal, threat, index, queries, lean=False)
+        return _run(self, model, images, goal, threat, index, queries, lean=False, on_step=on_step)
 
     @final
     def perturb(self, model: Model, images: torch.Tensor, goal: Goal | None = None,
@@ -182,7 +224,8 @@ class AttackBase:
 
 def _run(attack: AttackBase, model: Model, images: torch.Tensor, goal: Goal | None,
          threat: ThreatModel | None, index: torch.Tensor | None, queries: int | None, *,
-         lean: bool, generator: torch.Generator | None = None) -> AttackResult:
+         lean: bool, generator: torch.Generator | None = None,
+         on_step: Callable[[Step], None] | None = None) -> AttackResult:
     """The template: validate, quantise, split, run, assemble."""
     if not isinstance(images, torch.Tensor):
         raise ParameterError(f"images must be a tensor (N, C, H, W), not {type(images).__name__}")
@@ -215,7 +258,7 @@ def _run(attack: AttackBase, model: Model, images: torch.Tensor, goal: Goal | No
     for start in range(0, n, step):
         stop = min(n, start + step)
         batch = Batch(clean[start:stop], goal.part(start, stop, n), threat, index[start:stop],
-                      oracle.view(start, stop), lean, generator)
+                      oracle.view(start, stop), lean, generator, on_step)
         parts.append(attack.run(batch))
     if not parts:
         raise ParameterError("no images to attack")
@@ -264,11 +307,13 @@ class Recorder:
         rows: the most rows (steps + 1) it may be given.
         n: samples; num_classes: the model's classes.
         enabled: False records nothing (and costs nothing).
+        listener: called with every step, recorded or not (see :meth:`Batch.recorder`).
     """
 
     def __init__(self, rows: int, n: int, num_classes: int, device: torch.device,
-                 enabled: bool = True) -> None:
+                 enabled: bool = True, *, listener: Callable[..., None] | None = None) -> None:
         self.enabled = enabled
+        self.listener = listener
         shape = (rows, n) if enabled else (0, n)
         self.loss = torch.full(shape, math.nan, device=device)
         self.norm = torch.full(shape, math.nan, device=device)
@@ -279,7 +324,9 @@ class Recorder:
         self.last = 0
 
     def __call__(self, row: int, idx: torch.Tensor, probs: torch.Tensor, loss: torch.Tensor,
-                 norm: torch.Tensor) -> None:
+                 norm: torch.Tensor, images: torch.Tensor | None = None) -> None:
+        if self.listener is not None:
+            self.listener(row, idx, probs, loss, norm, images)
         if not self.enabled:
             return
         self.loss[row, idx] = loss.detach().float()

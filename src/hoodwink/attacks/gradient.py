@@ -212,10 +212,10 @@ class GradientAttack(AttackBase):
                 probs = logits.softmax(dim=1)
                 if out_probs is None:
                     out_probs = probs.clone()
-                    recorder = Recorder(steps + 1, n, probs.shape[1], device, record)
+                    recorder = batch.recorder(steps + 1, probs.shape[1], record, samples=rows)
                 assert recorder is not None
                 done = goal.reached_probs(probs, lab, self.confidence)
-                recorder(step, idx, probs, lv, norm_ops.distance(q - c))
+                recorder(step, idx, probs, lv, norm_ops.distance(q - c), images=q)
                 # the best try of a sample that does not succeed is a step taken, not its start
                 improve = (lv > best_loss[idx]) & ~success[idx] & (step > 0 or not from_clean)
                 keep_img = done | improve
