@@ -35,6 +35,7 @@ from hoodwink.attacks.registry import (
     register_attack,
 )
 from hoodwink.attacks.result import AttackResult, Trajectory
+from hoodwink.attacks.simba import SimBA, SimBADCT
 from hoodwink.attacks.square import Square
 from hoodwink.attacks.threat import NORMS, ThreatModel, parse_eps
 from hoodwink.attacks.trick import trick
@@ -43,7 +44,7 @@ __all__ = [
     "APGD", "APGDCE", "APGDDLR", "APGDT", "ATTACKS", "BIM", "FGSM", "MIFGSM", "NORMS", "PGD",
     "Attack", "AttackBase", "AttackInfo", "AttackResult", "Batch", "CarliniWagnerL2", "DeepFool",
     "Goal", "GradientAttack", "Oracle", "Outcome", "QueryBudgetError", "QueryModel", "Recorder",
-    "Square", "ThreatModel", "Trajectory",
+    "SimBA", "SimBADCT", "Square", "ThreatModel", "Trajectory",
     "attack_info", "dlr_loss", "dlr_targeted_loss", "get_attack", "list_attacks", "parse_eps",
     "register_attack", "trick",
 ]
