@@ -339,6 +339,13 @@ def _why(run: _Run) -> Section:
         anchor="why")
 
 
+def _inside(run: _Run) -> Section:
+    from hoodwink.inside.tour import inside_chapter
+
+    text, pictures = inside_chapter(run.model, run.picture, photo=run.settings.cat, seed=run.settings.seed)
+    return Section("", text, pictures, anchor="inside")
+
+
 def _next(run: _Run) -> Section:
     s = run.settings
     return Section("", (
@@ -357,6 +364,7 @@ CHAPTERS: tuple[tuple[str, Callable[[_Run], Section]], ...] = (
     ("Let's do more: the cat becomes a vulture", _vulture),
     ("One step less like a cat", _less_like),
     ("Why it works: networks are too linear", _why),
+    ("Inside the network", _inside),
     ("What you can do next", _next),
 )
 
