@@ -16,6 +16,7 @@ from hoodwink.cli.app import app
 # isort: off
 from hoodwink.cli import predict, models, trick, attack, explain, train, demo  # noqa: F401
 from hoodwink.cli import inside  # noqa: F401
+from hoodwink.cli import evaluate  # noqa: F401
 # isort: on
 
 

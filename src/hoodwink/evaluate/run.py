@@ -1,0 +1,273 @@
+"""``evaluate(model, data)``: how robust is this model, really?
+
+Clean accuracy first, then the worst-case ensemble at every eps, batch by
+batch, each finished batch committed to the store (a kill loses at most the
+batch in flight; the same call resumes), then the checks against false
+robustness, the curves and the per-class table, in one :class:`Report`.
+Everything is judged against the **true labels**.
+
+Example:
+    >>> report = evaluate(model, "images/", eps=["1/255", "2/255"], suite="quick",
+    ...                   store="eval/evaluate.sqlite")             # doctest: +SKIP
+    >>> report.evaluations[0].robust_accuracy                       # doctest: +SKIP
+    0.0
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from hoodwink.attacks.oracle import model_labels, num_classes
+from hoodwink.attacks.threat import ThreatModel
+from hoodwink.errors import ParameterError
+from hoodwink.evaluate import checks as C
+from hoodwink.evaluate.classes import Claim, ClassRow, dog_claim, per_class, per_group, ranked
+from hoodwink.evaluate.curve import CurvePoint, budget_curve, minimal_curve, parse_eps_list
+from hoodwink.evaluate.data import LabelledData, load_data
+from hoodwink.evaluate.store import Store, model_fingerprint, run_key
+from hoodwink.evaluate.suite import Evaluation, SampleRecord, Suite, attack_batch, get_suite
+from hoodwink.models.classifier import model_input
+from hoodwink.models.labels import Labels
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What a progress callback is told after each batch."""
+
+    done: int
+    total: int
+    eps: float
+    robust: int
+    judged: int
+    resumed: int
+
+
+ProgressFn = Callable[[Progress], None]
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything an evaluation found (plain data; :mod:`hoodwink.viz.evaluate` draws it)."""
+
+    model: str
+    data: str
+    data_note: str | None
+    suite: Suite
+    names: Labels
+    evaluations: tuple[Evaluation, ...]
+    flags: tuple[C.Flag, ...]
+    resumed: int = 0
+    image_names: tuple[str, ...] = field(default=(), repr=False)
+
+    @property
+    def clean_accuracy(self) -> float:
+        return self.evaluations[0].clean_accuracy
+
+    def at(self, eps: float) -> Evaluation:
+        for e in self.evaluations:
+            if abs(e.threat.eps - eps) < 1e-9:
+                return e
+        raise ParameterError(f"eps {eps:g} was not evaluated")
+
+    @property
+    def raised(self) -> list[C.Flag]:
+        return [f for f in self.flags if f.raised]
+
+    def curve(self) -> list[CurvePoint]:
+        return budget_curve(self.evaluations)
+
+    def minimal_curve(self) -> list[CurvePoint]:
+        return minimal_curve(self.evaluations)
+
+    def classes(self, evaluation: Evaluation | None = None) -> list[ClassRow]:
+        e = evaluation or self.evaluations[0]
+        return per_class(e, self.names.names, self.evaluations)
+
+    def groups(self, evaluation: Evaluation | None = None) -> list[ClassRow]:
+        e = evaluation or self.evaluations[0]
+        return per_group(e, len(self.names), self.evaluations)
+
+    def dog_claims(self) -> list[Claim]:
+        return [c for c in (dog_claim(e, len(self.names)) for e in self.evaluations) if c is not None]
+
+    def broken(self, evaluation: Evaluation | None = None) -> list[SampleRecord]:
+        """Images an attack fooled (not the clean mistakes), by dataset index."""
+        e = evaluation or self.evaluations[0]
+        return [s for s in e.samples if s.correct and not s.robust]
+
+    def image_name(self, index: int) -> str:
+        return self.image_names[index] if index < len(self.image_names) else f"#{index}"
+
+    def to_dict(self, samples: bool = True) -> dict[str, Any]:
+        """The JSON document (``--json`` and ``report.json``)."""
+        doc: dict[str, Any] = {
+            "judged_against": "true labels",
+            "model": self.model, "data": self.data, "data_note": self.data_note,
+            "suite": self.suite.to_dict(), "suite_notes": list(self.suite.notes),
+            "images": len(self.evaluations[0]), "clean_accuracy": self.clean_accuracy,
+            "resumed_rows": self.resumed,
+            "evaluations": [e.summary() for e in self.evaluations],
+            "curve": [p.to_dict() for p in self.curve()],
+            "minimal_curve": [p.to_dict() for p in self.minimal_curve()],
+            "flags": [f.to_dict() for f in self.flags],
+            "raised": [f.name for f in self.raised],
+        }
+        per_eps = []
+        for e in self.evaluations:
+            rows = self.classes(e)
+            most, least = ranked(rows)
+            claim = dog_claim(e, len(self.names))
+            per_eps.append({
+                "eps_255": round(e.threat.eps * 255, 4),
+                "classes": [r.to_dict() for r in rows],
+                "groups": [r.to_dict() for r in self.groups(e)],
+                "most_robust": [r.name for r in most], "least_robust": [r.name for r in least],
+                "dog_claim": None if claim is None else claim.to_dict(),
+            })
+        doc["per_class"] = per_eps
+        if samples:
+            doc["samples"] = [
+                {"eps_255": round(e.threat.eps * 255, 4),
+                 "rows": [{**s.to_dict(), "name": self.image_name(s.index),
+                           "label_name": self.names.name(s.label) if s.label < len(self.names) else str(s.label),
+                           "adv_name": self.names.name(s.adv_pred) if s.adv_pred < len(self.names) else str(s.adv_pred)}
+                          for s in e.samples]}
+                for e in self.evaluations]
+        return doc
+
+
+def _prepare(model: Any, data: LabelledData, indices: Sequence[int]) -> torch.Tensor:
+    return torch.cat([model_input(model, data.image(i)) for i in indices])
+
+
+def evaluate(model: Any, data: Any, *, eps: Sequence[float | str] | str | float = (8 / 255,),
+             norm: str = "linf", suite: str | Suite = "standard", batch_size: int = 32,
+             store: str | os.PathLike[str] | Store | None = None,
+             images: str | os.PathLike[str] | None = None, checks: bool = True,
+             check_samples: int = 16, limit: int | None = None,
+             progress: ProgressFn | None = None) -> Report:
+    """Evaluate ``model`` on labelled ``data`` with a worst-case ensemble at each ``eps``.
+
+    Args:
+        model: a classifier (``hoodwink.load_model()``, a saved digits net, any wrapped module).
+        data: a folder, a CSV, an ImageSet, tensors or a Dataset (:func:`load_data`).
+        eps: radii in pixel units (``"1/255"``, ``0.3``); one run per eps.
+        norm: ``linf`` or ``l2``.
+        suite: ``standard``, ``quick`` or a :class:`Suite`.
+        batch_size: images per committed batch (and per attack batch).
+        store: the SQLite file to commit to and resume from (None: in memory).
+        images: where adversarial PNGs go (default beside the store).
+        checks: run the checks against false robustness.
+        check_samples: images the costlier checks look at.
+        limit: evaluate only the first ``limit`` images.
+        progress: called after every batch.
+    """
+    if batch_size < 1:
+        raise ParameterError(f"batch_size must be at least 1, not {batch_size}")
+    labels = getattr(model, "labels", None)
+    labels = labels if isinstance(labels, Labels) else None
+    data = data if isinstance(data, LabelledData) else load_data(data, labels=labels, limit=limit)
+    the_suite = suite if isinstance(suite, Suite) else get_suite(suite)
+    radii = parse_eps_list([float(eps)] if isinstance(eps, (int, float)) else eps)
+    threats = [ThreatModel(norm, e) for e in radii]
+    owned = not isinstance(store, Store)
+    db = store if isinstance(store, Store) else Store(store, images)
+    try:
+        return _evaluate(model, data, the_suite, threats, batch_size, db, checks, check_samples,
+                         progress)
+    finally:
+        if owned:
+            db.close()
+
+
+def _evaluate(model: Any, data: LabelledData, suite: Suite, threats: list[ThreatModel],
+              batch_size: int, db: Store, checks: bool, check_samples: int,
+              progress: ProgressFn | None) -> Report:
+    model_hash = model_fingerprint(model)
+    n = len(data)
+    total = n * len(threats)
+    keys = [run_key(model_hash, data.fingerprint, suite, t) for t in threats]
+    done_before = [db.completed(k) for k in keys]
+    resumed = sum(len(d) for d in done_before)
+    finished = resumed
+    evaluations = []
+    for threat, key, done in zip(threats, keys, done_before):
+        db.open_run(key, model=model_hash, data=data.fingerprint, suite=suite, threat=threat)
+        records = dict(done)
+        todo = [i for i in range(n) if i not in records]
+        for start in range(0, len(todo), batch_size):
+            chunk = todo[start:start + batch_size]
+            images = _prepare(model, data, chunk)
+            outcome = attack_batch(model, images, data.labels[chunk], torch.tensor(chunk),
+                                   suite, threat, batch_size=batch_size)
+            kept = [_keep_png(db, key, r, outcome.adversarial[j]) for j, r in
+                    enumerate(outcome.records)]
+            db.commit(key, kept)
+            records.update((r.index, r) for r in kept)
+            finished += len(chunk)
+            if progress is not None:
+                judged = list(records.values())
+                progress(Progress(finished, total, threat.eps, sum(r.robust for r in judged),
+                                  len(judged), resumed))
+        if progress is not None and not todo:
+            judged = list(records.values())
+            progress(Progress(finished, total, threat.eps, sum(r.robust for r in judged),
+                              len(judged), resumed))
+        evaluations.append(Evaluation(threat, suite, tuple(records[i] for i in range(n)), key))
+    flags = _checks(model, data, suite, evaluations, db, batch_size, check_samples) if checks else ()
+    names = model_labels(model, num_classes(model) or _classes_seen(evaluations))
+    return Report(str(getattr(model, "name", type(model).__name__)), data.source, data.note, suite,
+                  names, tuple(evaluations), tuple(flags), resumed, data.names)
+
+
+def _classes_seen(evaluations: Sequence[Evaluation]) -> int:
+    return 1 + max(max(s.label, s.clean_pred, s.adv_pred) for e in evaluations for s in e.samples)
+
+
+def _keep_png(db: Store, key: str, record: SampleRecord, adversarial: torch.Tensor) -> SampleRecord:
+    """Save the adversarial PNG of an image an attack broke; the record then names it."""
+    if not record.correct or record.robust:
+        return record
+    path = db.image_path(key, record.index)
+    if path is None:
+        return record
+    from dataclasses import replace
+
+    from hoodwink.images import save_image
+
+    save_image(adversarial.detach().cpu(), path)
+    return replace(record, png=str(path))
+
+
+def _checks(model: Any, data: LabelledData, suite: Suite, evaluations: list[Evaluation],
+            db: Store, batch_size: int, limit: int) -> list[C.Flag]:
+    """The checks, stored under a key of all runs (a resumed run does not redo them)."""
+    key = hashlib.sha256(("checks:1:" + ",".join(e.key for e in evaluations) + f":{limit}")
+                         .encode()).hexdigest()
+    stored = db.check(key, "all")
+    if stored is not None:
+        return [C.Flag.from_dict(d) for d in stored["flags"]]
+    index = torch.arange(min(limit, len(data)))
+    images = _prepare(model, data, index.tolist())
+    labels = data.labels[index]
+    flags = [C.check_softmax(model, images), C.check_randomness(model, images),
+             C.check_zero_gradient(model, images, labels),
+             C.check_black_box(evaluations, suite), C.check_monotone(evaluations)]
+    worst = max(evaluations, key=lambda e: (e.robust_accuracy, e.threat.eps))
+    flags.append(C.check_more_steps(model, images, labels, index, worst, suite,
+                                    limit=limit, batch_size=batch_size))
+    flags.append(C.check_large_eps(model, images, labels, index, evaluations[0].threat.norm,
+                                   batch_size=batch_size))
+    flags.append(C.check_single_step(model, images, labels, index, evaluations,
+                                     batch_size=batch_size))
+    db.save_check(key, "all", {"flags": [f.to_dict() for f in flags]})
+    return flags
+
+
+__all__ = ["Progress", "Report", "evaluate"]
