@@ -95,7 +95,7 @@ def test_bad_parameters_and_names():
         get_method("integrated-gradient")
     with pytest.raises(ParameterError, match="has no parameter eps"):
         get_method("saliency", eps=0.1)
-    with pytest.raises(ParameterError, match="steps must be a positive integer"):
+    with pytest.raises(ParameterError, match="steps must be an integer >= 1"):
         IntegratedGradients(steps=0)
     with pytest.raises(ParameterError, match="noise"):
         SmoothGrad(noise=-1.0)

@@ -31,7 +31,7 @@ def test_registered_as_trainable_digit_models(arch: str) -> None:
 
 def test_architecture_options_and_bad_options() -> None:
     assert model_info("mlp").build(pretrained=False, device="cpu", hidden=32).net[1].out_features == 32
-    with pytest.raises(ParameterError, match="hidden must be at least 1"):
+    with pytest.raises(ParameterError, match="hidden must be an integer >= 1"):
         model_info("mlp").build(pretrained=False, device="cpu", hidden=0)
 
 
@@ -90,8 +90,10 @@ def test_user_classes_from_an_image_folder_are_kept(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
-    [({"epochs": 0}, "at least 1"), ({"lr": -1.0}, "lr must be positive"),
-     ({"adversarial": "cw"}, "unknown adversarial training 'cw'"), ({"eps": 1.5}, r"eps must be in \[0, 1\]"),
+    [({"epochs": 0}, "epochs must be an integer >= 1"), ({"lr": -1.0}, "lr must be a number > 0"),
+     ({"batch_size": True}, "batch_size must be an integer"),
+     ({"adversarial": "cw"}, "unknown adversarial training 'cw'"),
+     ({"eps": 1.5}, r"eps \(pixel units\) must be a number in \[0, 1\]"),
      ({"epochs": 2, "warmup": 3.0}, "warmup"), ({"augment": -1}, "augment"), ({"augment": 9}, "augment")],
 )
 def test_bad_configs(kwargs: dict[str, object], message: str) -> None:

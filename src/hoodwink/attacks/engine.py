@@ -159,6 +159,10 @@ class Attack(Protocol):
                  queries: int | None = None,
                  on_step: Callable[[Step], None] | None = None) -> AttackResult: ...
 
+    def perturb(self, model: Model, images: torch.Tensor, goal: Goal | None = None,
+                threat: ThreatModel | None = None, *,
+                generator: torch.Generator | None = None) -> torch.Tensor: ...
+
 
 class AttackBase:
     """The template every attack inherits: validation, batching, assembly.
@@ -253,6 +257,7 @@ def _run(attack: AttackBase, model: Model, images: torch.Tensor, goal: Goal | No
         clean = images.detach().float().to(oracle.device)
         clean = prepare(clean) if callable(prepare) else clean
     index = _check_index(index, n, clean.device)
+    oracle.index = index.to(oracle.device)
     parts: list[Outcome] = []
     step = attack.batch_size if not lean else max(n, 1)
     for start in range(0, n, step):

@@ -186,6 +186,8 @@ class Oracle:
         self.forward = torch.zeros(n, dtype=torch.long, device=device)
         self.backward = torch.zeros(n, dtype=torch.long, device=device)
         self.queries = torch.zeros(n, dtype=torch.long, device=device)
+        #: (N,) each sample's global dataset index (the template sets it; EOT seeds follow it).
+        self.index = torch.arange(n, device=device)
 
     # --- what the model is -------------------------------------------------------
 
@@ -196,8 +198,9 @@ class Oracle:
 
     def view(self, start: int, stop: int) -> Oracle:
         """The same oracle for samples ``start:stop`` (counters shared, rows from 0)."""
-        out = Oracle.__new__(Oracle)
+        out = type(self).__new__(type(self))
         out.__dict__.update(self.__dict__)
+        out.index = self.index[start:stop]
         out.forward = self.forward[start:stop]
         out.backward = self.backward[start:stop]
         out.queries = self.queries[start:stop]
@@ -213,14 +216,16 @@ class Oracle:
         return self.budget - used
 
     def _charge(self, rows: torch.Tensor, passes: int = 1) -> None:
+        # a row may repeat (several probes of one sample in one call): each one counts
+        ones = torch.ones_like(rows, dtype=torch.long)
         if self.budget is not None and rows.numel():
-            over = self.queries[rows] >= self.budget
+            over = self.queries.index_add(0, rows, ones)[rows] > self.budget
             if bool(over.any()):
                 first = int(rows[over.nonzero()[0, 0]])
                 raise QueryBudgetError(
                     f"sample {first} has used its budget of {self.budget} queries")
-        self.queries[rows] += 1
-        self.forward[rows] += passes
+        self.queries.index_add_(0, rows, ones)
+        self.forward.index_add_(0, rows, ones * passes)
 
     # --- asking --------------------------------------------------------------------
 

@@ -21,9 +21,9 @@ from captum.attr import IntegratedGradients as CaptumIG
 from captum.attr import NoiseTunnel
 from captum.attr import Saliency as CaptumSaliency
 
-from hoodwink.errors import ParameterError
 from hoodwink.explain.registry import Method, register_method, seeded
 from hoodwink.models.classifier import Classifier
+from hoodwink.validate import check_float
 
 
 @register_method(
@@ -62,8 +62,7 @@ class SmoothGrad(Method):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.noise < 0:
-            raise ParameterError(f"smoothgrad: noise must be >= 0, not {self.noise}")
+        check_float("smoothgrad: noise", self.noise, low=0.0)
 
     def attribute(self, model: Classifier, images: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
 

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import torch
 from captum.attr import Occlusion as CaptumOcclusion
 
-from hoodwink.errors import ParameterError
 from hoodwink.explain.registry import Method, register_method
 from hoodwink.models.classifier import Classifier
+from hoodwink.validate import check_int
 
 
 @register_method(
@@ -44,8 +44,8 @@ class Occlusion(Method):
         super().__post_init__()
         for name in ("window", "stride"):
             value = getattr(self, name)
-            if value is not None and value < 1:
-                raise ParameterError(f"occlusion: {name} must be at least 1, not {value}")
+            if value is not None:
+                check_int(f"occlusion: {name}", value)
 
     def attribute(self, model: Classifier, images: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
 

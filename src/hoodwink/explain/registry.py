@@ -31,6 +31,7 @@ from hoodwink.errors import ParameterError
 from hoodwink.explain.result import Explanation
 from hoodwink.models.classifier import Classifier, model_input
 from hoodwink.registry import Registry
+from hoodwink.validate import check_int
 
 #: A class by index or name, one for every image, or None for the predicted class.
 Target = int | str | Sequence[int | str] | torch.Tensor | None
@@ -50,9 +51,10 @@ class Method(ABC):
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            if f.name in {"batch_size", "steps", "samples", "segments", "cell"} and value is not None \
-                    and (not isinstance(value, int) or value < 1):
-                raise ParameterError(f"{self.name}: {f.name} must be a positive integer, not {value!r}")
+            if f.name in {"batch_size", "steps", "samples", "segments", "cell"} and value is not None:
+                check_int(f"{self.name}: {f.name}", value)
+            elif f.name == "seed":
+                check_int(f"{self.name}: seed", value, low=0)
 
     def explain(
         self,

@@ -27,9 +27,9 @@ from captum._utils.models.linear_model import SkLearnRidge
 from captum.attr import KernelShap as CaptumKernelShap
 from captum.attr import Lime as CaptumLime
 
-from hoodwink.errors import ParameterError
 from hoodwink.explain.registry import Method, register_method, seeded
 from hoodwink.models.classifier import Classifier
+from hoodwink.validate import check_float
 
 #: Images with a side shorter than this are split into a grid instead of SLIC superpixels.
 GRID_BELOW = 64
@@ -67,8 +67,7 @@ class _Surrogate(Method):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if not 0.0 <= self.baseline <= 1.0:
-            raise ParameterError(f"{self.name}: baseline must be in [0, 1], not {self.baseline}")
+        check_float(f"{self.name}: baseline", self.baseline, low=0.0, high=1.0)
 
     def _captum(self, forward: object) -> object:
         raise NotImplementedError

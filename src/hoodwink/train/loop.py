@@ -39,6 +39,7 @@ from hoodwink.models.classifier import Classifier
 from hoodwink.models.labels import Labels
 from hoodwink.models.registry import model_info, resolve_device
 from hoodwink.train.data import DIGITS, MAX_SHIFT, DataSplit, ImageSet, random_shift
+from hoodwink.validate import check_float, check_int
 
 #: Adversarial training methods (see the module docstring).
 ADVERSARIAL = ("fgsm", "pgd")
@@ -78,23 +79,19 @@ class TrainConfig:
     augment: int = 0
 
     def __post_init__(self) -> None:
-        if self.epochs < 1 or self.batch_size < 1 or self.steps < 1:
-            raise ParameterError("epochs, batch_size and steps must be at least 1")
-        if self.lr is not None and not self.lr > 0:
-            raise ParameterError(f"lr must be positive, not {self.lr}")
+        for name in ("epochs", "batch_size", "steps"):
+            check_int(name, getattr(self, name))
+        if self.lr is not None:
+            check_float("lr", self.lr, low=0.0, low_open=True)
         if self.adversarial is not None and self.adversarial not in ADVERSARIAL:
             raise ParameterError(
                 f"unknown adversarial training {self.adversarial!r}; choose one of {', '.join(ADVERSARIAL)}"
             )
-        if not 0 <= self.eps <= 1:
-            raise ParameterError(f"eps must be in [0, 1] (pixel units), not {self.eps}")
-        if self.step_size is not None and not self.step_size > 0:
-            raise ParameterError(f"step_size must be positive, not {self.step_size}")
-        if not 0 <= self.warmup <= self.epochs:
-            raise ParameterError(f"warmup must be between 0 and epochs ({self.epochs}), not {self.warmup}")
-        if not 0 <= self.augment <= MAX_SHIFT:
-            raise ParameterError(f"augment (random shift in pixels) must be between 0 and {MAX_SHIFT}, "
-                                 f"not {self.augment}")
+        check_float("eps (pixel units)", self.eps, low=0.0, high=1.0)
+        if self.step_size is not None:
+            check_float("step_size", self.step_size, low=0.0, low_open=True)
+        check_float(f"warmup (epochs, at most {self.epochs})", self.warmup, low=0.0, high=self.epochs)
+        check_int("augment (random shift in pixels)", self.augment, low=0, high=MAX_SHIFT)
 
     def attack_step_size(self, eps: float) -> float:
         """The step size used at radius ``eps``."""

@@ -22,9 +22,9 @@ from __future__ import annotations
 
 from torch import nn
 
-from hoodwink.errors import ParameterError
 from hoodwink.models.labels import Labels
 from hoodwink.models.registry import register_model
+from hoodwink.validate import check_int
 
 MNIST_MEAN = (0.1307,)
 MNIST_STD = (0.3081,)
@@ -45,8 +45,7 @@ _COMMON: dict[str, object] = {
 
 def _positive(**values: int) -> None:
     for name, value in values.items():
-        if int(value) < 1:
-            raise ParameterError(f"{name} must be at least 1, not {value}")
+        check_int(name, value)
 
 
 @register_model("linear", description="linear softmax classifier, 784 -> 10",
