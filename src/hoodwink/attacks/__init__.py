@@ -23,6 +23,7 @@ from hoodwink.attacks.engine import Attack, AttackBase, Batch, Outcome, Recorder
 from hoodwink.attacks.fgsm import FGSM
 from hoodwink.attacks.goals import Goal
 from hoodwink.attacks.gradient import GradientAttack
+from hoodwink.attacks.hopskipjump import HopSkipJump
 from hoodwink.attacks.mifgsm import MIFGSM
 from hoodwink.attacks.oracle import Oracle, QueryBudgetError, QueryModel
 from hoodwink.attacks.pgd import PGD
@@ -43,8 +44,8 @@ from hoodwink.attacks.trick import trick
 __all__ = [
     "APGD", "APGDCE", "APGDDLR", "APGDT", "ATTACKS", "BIM", "FGSM", "MIFGSM", "NORMS", "PGD",
     "Attack", "AttackBase", "AttackInfo", "AttackResult", "Batch", "CarliniWagnerL2", "DeepFool",
-    "Goal", "GradientAttack", "Oracle", "Outcome", "QueryBudgetError", "QueryModel", "Recorder",
-    "SimBA", "SimBADCT", "Square", "ThreatModel", "Trajectory",
+    "Goal", "GradientAttack", "HopSkipJump", "Oracle", "Outcome", "QueryBudgetError",
+    "QueryModel", "Recorder", "SimBA", "SimBADCT", "Square", "ThreatModel", "Trajectory",
     "attack_info", "dlr_loss", "dlr_targeted_loss", "get_attack", "list_attacks", "parse_eps",
     "register_attack", "trick",
 ]
