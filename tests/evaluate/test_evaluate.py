@@ -250,3 +250,25 @@ def test_an_empty_or_wrong_suite_entry_is_refused(linear_model, digits) -> None:
     bad = Suite("bad", (SuiteAttack("apgd-ce", (("stepz", 3),)),))
     with pytest.raises(HoodwinkError, match="stepz"):
         evaluate(linear_model, (images[:2], labels[:2]), eps=[EPS], suite=bad, checks=False)
+
+
+def test_an_attack_that_claims_too_much_is_not_believed(linear_model, digits, tiny_suite,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from hoodwink.evaluate.suite import SuiteAttack as Entry
+
+    real = Entry.build
+
+    def liar(self: Entry, batch_size: int):  # type: ignore[no-untyped-def]
+        attack = real(self, batch_size)
+
+        def run(*args, **kwargs):  # type: ignore[no-untyped-def]
+            result = attack(*args, **kwargs)
+            return dataclasses.replace(result, success=torch.ones_like(result.success))
+
+        return run
+
+    monkeypatch.setattr(Entry, "build", liar)
+    images, labels = digits
+    report = evaluate(linear_model, (images[:10], labels[:10]), eps=[0.05], suite=tiny_suite,
+                      checks=False)
+    assert report.evaluations[0].robust_accuracy == 1.0  # nothing really fooled the model
