@@ -115,8 +115,8 @@ def explain_convolution(
         model: the classifier.
         image: (C, H, W) in [0, 1]; resized and cropped as the model does.
         layer: an ``nn.Conv2d`` in ``model.net``; default the first one.
-        channel: the kernel; default the one whose map varies most over this image
-            (the most informative picture).
+        channel: the kernel; default an edge detector (its weights sum to about zero)
+            whose map varies most over this image.
         position: (row, column) in the output map; default where the map is largest.
 
     Raises:
@@ -138,8 +138,11 @@ def explain_convolution(
     finally:
         pre.remove()
     x = inputs[0][0]
-    if channel is None:
-        channel = int(maps.flatten(1).std(1).argmax())
+    if channel is None:  # an edge detector (weights summing to about 0) with the liveliest map
+        weights = module.weight.detach().flatten(1)
+        edges = weights.mean(1).abs() < 0.1 * weights.std(1)
+        spread = maps.flatten(1).std(1)
+        channel = int(torch.where(edges, spread, spread - spread.max() - 1).argmax())
     if not 0 <= channel < maps.shape[0]:
         raise ParameterError(f"{name} has {maps.shape[0]} channels; channel {channel} does not exist")
     out = maps[channel]

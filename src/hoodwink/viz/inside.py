@@ -230,7 +230,8 @@ def style_figure(s: Stylized) -> Figure:
     show_image(axes[2], s.image, f"result ({s.model}, {s.optimizer}, {s.steps} steps)")
     steps = np.arange(len(s.style_loss))
     axes[3].semilogy(steps, s.style_loss, label="style (Gram)")
-    axes[3].semilogy(steps, np.maximum(np.asarray(s.content_loss), 1e-6), label="content")
+    first = 1 if s.content_loss[0] == 0 else 0   # starting from the content photo: no content loss yet
+    axes[3].semilogy(steps[first:], s.content_loss[first:], label="content")
     axes[3].set_xlabel("step")
     axes[3].legend(fontsize=8)
     axes[3].set_title("losses", fontsize=10)
