@@ -366,3 +366,16 @@ def test_a_listener_can_stop_an_attack(mlp, images) -> None:
 
     with pytest.raises(Stop):
         get_attack("bim", steps=10)(mlp, images, Goal.targeted(7), on_step=stop)
+
+
+def test_fewer_steps_are_steps_of_the_usual_size(mlp, images) -> None:
+    """`trick(..., steps=1)` is one step of bim's 1/255, not one step as large as 20 would take."""
+    from hoodwink.attacks import trick
+
+    with torch.no_grad():
+        unlikely = int(mlp(images[:1]).argmin())
+    one = trick(mlp, images[0], more_like=unlikely, steps=1, eps="16/255")
+    assert float(one.linf[0]) == pytest.approx(1 / 255) and not one.success[0]
+    pgd = trick(mlp, images[0], more_like=unlikely, attack="pgd", steps=2, eps="16/255",
+                random_start=False)
+    assert float(pgd.linf[0]) <= 2 * 2.5 * (16 / 255) / 20 + 1e-6  # pgd's usual 2.5 eps / 20

@@ -36,6 +36,12 @@ def make_goal(labels: Labels, *, into: int | str | None = None, away: bool = Fal
     return Goal.untargeted()
 
 
+def usual_step_size(attack: str, threat: ThreatModel) -> float | None:
+    """The step size of ``attack`` at its default number of steps (None when it has none)."""
+    usual = getattr(get_attack(attack), "default_step_size", None)
+    return float(usual(threat)) if callable(usual) else None
+
+
 def trick(
     model: Model,
     image: ImageSource,
@@ -60,7 +66,9 @@ def trick(
     ``less_like`` or ``more_like`` a class (by name or index). ``attack`` is a
     registered name (:func:`list_attacks`); ``eps`` accepts ``"8/255"``.
     ``confidence`` keeps going until the winning class has that probability;
-    ``queries`` is a budget of model queries (for query-only models).
+    ``queries`` is a budget of model queries (for query-only models). Asking for
+    fewer ``steps`` takes fewer steps of the attack's usual size (bim: 1/255, the
+    talk's step), not bigger ones: ``steps=1`` is one step of 1/255.
     Returns an :class:`AttackResult` of one sample whose ``adversarial`` image,
     saved as PNG, is read back as the reported class.
     """
@@ -70,6 +78,8 @@ def trick(
                              "QueryModel); see hoodwink.wrap")
     goal = make_goal(labels, into=into, away=away, less_like=less_like, more_like=more_like)
     threat = ThreatModel(norm, parse_eps(eps, upper=1.0 if norm == "linf" else None))
+    if steps is not None and step_size is None:
+        step_size = usual_step_size(attack, threat)
     algorithm = get_attack(attack, steps=steps, step_size=step_size, confidence=confidence or None,
                            seed=seed, **params)
     return algorithm(model, load_image(image), goal, threat, queries=queries)

@@ -88,8 +88,7 @@ def trick(
 
     check_goal(into, away, less_like, more_like)
     eps_value = parse_eps(eps, upper=1.0 if norm == "linf" else None)
-    size = _positive(step_size, "--step-size") if step_size is not None else (
-        None if steps is None else _usual_step_size(attack, norm, eps_value))
+    size = _positive(step_size, "--step-size") if step_size is not None else None
     check_png(out)
     if plot is not None:
         check_png_path(plot)
@@ -110,15 +109,6 @@ def trick(
         print_json(doc)
         return
     _show(result, image)
-
-
-def _usual_step_size(attack: str, norm: str, eps: float) -> float | None:
-    """The step size of ``attack`` at its default number of steps: asking for fewer steps
-    (``--steps 1``) takes fewer steps of the usual size (bim: 1/255, the talk's), not bigger ones."""
-    from hoodwink.attacks import ThreatModel, get_attack
-
-    usual = getattr(get_attack(attack), "default_step_size", None)
-    return float(usual(ThreatModel(norm, eps))) if callable(usual) else None
 
 
 def trajectory_dict(result: AttackResult, index: int = 0) -> dict[str, object] | None:
