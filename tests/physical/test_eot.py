@@ -129,3 +129,14 @@ def test_eot_of_identity_gives_the_plain_gradient_exactly(tiny) -> None:
     robust = EOT(tiny, "none", samples=3).oracle(4).evaluate(x, rows, grad=True)
     assert torch.equal(plain.logits, robust.logits)
     assert torch.equal(plain.gradient(loss), robust.gradient(loss))
+
+
+def test_kornia_jpeg_is_differentiable_and_near_pillow() -> None:
+    pytest.importorskip("kornia")
+    x = torch.rand(2, 3, 20, 24, requires_grad=True)
+    d = draw(parse_transforms("jpeg:80-90"), 0, 0, torch.arange(2), 1)
+    smooth = transform(x, d, parse_transforms("jpeg:80-90"), "kornia")
+    real = transform(x, d, parse_transforms("jpeg:80-90"), "pillow")
+    (g,) = torch.autograd.grad(smooth.sum(), x)
+    assert smooth.shape == x.shape and torch.isfinite(g).all() and g.abs().sum() > 0
+    assert (smooth - real).abs().mean() < 0.05
