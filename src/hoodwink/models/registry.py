@@ -143,6 +143,15 @@ def load_model(
     text = os.fspath(name)
     if text.startswith("timm:"):
         return _load_timm(text[5:], device)
+    # query-only models (a QueryModel, not a Classifier): an ONNX file, an HTTP endpoint
+    if text.startswith("onnx:") or text.lower().endswith(".onnx"):
+        from hoodwink.models.onnx import load_onnx
+
+        return load_onnx(text.removeprefix("onnx:"))  # type: ignore[return-value]
+    if text.startswith(("http://", "https://")):
+        from hoodwink.models.remote import load_remote
+
+        return load_remote(text)  # type: ignore[return-value]
     path = Path(text)
     if path.suffix.lower() in {".safetensors", ".pt", ".pth", ".bin", ".ckpt"} or path.is_file():
         return _load_file(path, device)
