@@ -237,18 +237,27 @@ def to_pil(image: torch.Tensor) -> Image.Image:
     return Image.fromarray(pixels.permute(1, 2, 0).numpy(), mode="RGB")
 
 
-def save_image(image: torch.Tensor, path: str | os.PathLike[str]) -> Path:
-    """Write an 8-bit PNG atomically (:func:`hoodwink.io.write_atomic`).
+def save_image(image: torch.Tensor, path: str | os.PathLike[str], *,
+               quality: int | None = None) -> Path:
+    """Write an 8-bit PNG atomically (:func:`hoodwink.io.write_atomic`), or with
+    ``quality`` (1-100) a JPEG (``.jpg``/``.jpeg``, Pillow's encoder, as
+    :func:`hoodwink.physical.judge_jpeg` judges it).
 
-    Only PNG: a lossy format would undo a perturbation of 1/255.
+    A lossy format can undo a perturbation of 1/255: judge the JPEG as it reads back.
 
     Example:
         >>> save_image(torch.zeros(3, 4, 4), "black.png")      # doctest: +SKIP
         PosixPath('black.png')
     """
-    path = check_output(path, suffixes=(".png",), noun="images (lossless 8-bit)")
+    if quality is None:
+        path = check_output(path, suffixes=(".png",), noun="images (lossless 8-bit)")
+        picture = to_pil(image)
+        return write_atomic(path, lambda handle: picture.save(handle, format="PNG"))
+    if isinstance(quality, bool) or not isinstance(quality, int) or not 1 <= quality <= 100:
+        raise ImageError(f"JPEG quality must be a whole number 1-100, not {quality!r}")
+    path = check_output(path, suffixes=(".jpg", ".jpeg"), noun="JPEG images")
     picture = to_pil(image)
-    return write_atomic(path, lambda handle: picture.save(handle, format="PNG"))
+    return write_atomic(path, lambda handle: picture.save(handle, format="JPEG", quality=quality))
 
 
 # --- decoding ---------------------------------------------------------------

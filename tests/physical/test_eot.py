@@ -124,7 +124,7 @@ def test_eot_of_identity_gives_the_plain_gradient_exactly(tiny) -> None:
     from hoodwink.attacks import Oracle
 
     x, rows = torch.rand(4, 3, 16, 16), torch.arange(4)
-    loss = lambda z: z.log_softmax(1)[:, 3]  # noqa: E731
+    loss = lambda z: z.log_softmax(1)[:, 3]
     plain = Oracle(tiny, 4).evaluate(x, rows, grad=True)
     robust = EOT(tiny, "none", samples=3).oracle(4).evaluate(x, rows, grad=True)
     assert torch.equal(plain.logits, robust.logits)
