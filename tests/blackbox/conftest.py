@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import numpy as np
 import pytest
@@ -105,3 +110,46 @@ def asked() -> Callable[..., Asked]:
 def make_linear():  # type: ignore[no-untyped-def]
     """The :func:`linear_classifier` factory."""
     return linear_classifier
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def _served(model: Any, **options: Any) -> Iterator[tuple[str, Any]]:
+    """A real uvicorn server for ``model`` on 127.0.0.1, stopped afterwards."""
+    import uvicorn
+
+    from hoodwink.models.server import make_app
+
+    app = make_app(model, **options)
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}/predict", app
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def served() -> Callable[..., Any]:
+    """The :func:`_served` context manager: a real ``serve-model`` app on 127.0.0.1."""
+    pytest.importorskip("uvicorn", reason="hoodwink[serve] (uvicorn) is not installed")
+    pytest.importorskip("fastapi", reason="hoodwink[serve] (FastAPI) is not installed")
+    return _served
+
+
+@pytest.fixture
+def free_port() -> Callable[[], int]:
+    return _free_port

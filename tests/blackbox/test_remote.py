@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import json
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -20,37 +19,6 @@ import torch
 from hoodwink.attacks import Goal, ThreatModel, get_attack
 from hoodwink.errors import ModelError, ParameterError
 from hoodwink.models.remote import HttpClient, encode_png, load_remote
-
-uvicorn = pytest.importorskip("uvicorn", reason="hoodwink[serve] (uvicorn) is not installed")
-pytest.importorskip("fastapi", reason="hoodwink[serve] (FastAPI) is not installed")
-
-from hoodwink.models.server import make_app
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def served(model: Any, **options: Any) -> Iterator[tuple[str, Any]]:
-    """A real uvicorn server for ``model`` on 127.0.0.1, stopped afterwards."""
-    app = make_app(model, **options)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}/predict", app
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 @contextmanager
@@ -103,7 +71,7 @@ def _torch_probs(model: Any, pixels: np.ndarray) -> torch.Tensor:
 # --- against a real serve-model app -----------------------------------------------------
 
 
-def test_the_client_gets_the_served_models_answers(sharp) -> None:
+def test_the_client_gets_the_served_models_answers(served, sharp) -> None:
     pixels = _pixels()
     with served(sharp, top=10) as (url, app):
         model = load_remote(url)
@@ -114,7 +82,7 @@ def test_the_client_gets_the_served_models_answers(sharp) -> None:
     assert app.state.stats.answered == 3
 
 
-def test_top_k_rounded_and_label_only_answers(sharp) -> None:
+def test_top_k_rounded_and_label_only_answers(served, sharp) -> None:
     pixels = _pixels()
     expected = _torch_probs(sharp, pixels)
     with served(sharp, top=2, digits=2) as (url, _):
@@ -128,7 +96,7 @@ def test_top_k_rounded_and_label_only_answers(sharp) -> None:
         assert model.ask(pixels).tolist() == expected.argmax(1).tolist()
 
 
-def test_the_same_image_is_never_paid_for_twice(sharp) -> None:
+def test_the_same_image_is_never_paid_for_twice(served, sharp) -> None:
     pixels = _pixels(2)
     with served(sharp) as (url, app):
         model = load_remote(url)
@@ -140,7 +108,7 @@ def test_the_same_image_is_never_paid_for_twice(sharp) -> None:
         assert (client.stats.requests, client.stats.cached) == (2, 3)
 
 
-def test_square_tricks_a_served_model_and_the_server_agrees(sharp, images) -> None:
+def test_square_tricks_a_served_model_and_the_server_agrees(served, sharp, images) -> None:
     """Budget counted per image; each adversarial image, sent again, is called what the
     result says."""
     with served(sharp, top=5, digits=2) as (url, _):
@@ -156,7 +124,7 @@ def test_square_tricks_a_served_model_and_the_server_agrees(sharp, images) -> No
     assert (again.argmax(1)[result.success] != result.goal_classes[result.success]).all()
 
 
-def test_hopskipjump_against_a_label_only_server(sharp, images) -> None:
+def test_hopskipjump_against_a_label_only_server(served, sharp, images) -> None:
     with served(sharp, labels_only=True) as (url, _):
         model = load_remote(url)
         result = get_attack("hopskipjump")(model, images[:2], Goal.untargeted(), queries=80)
@@ -165,7 +133,7 @@ def test_hopskipjump_against_a_label_only_server(sharp, images) -> None:
         assert (sharp(result.adversarial).argmax(1) != result.goal_classes).all()
 
 
-def test_uploads_over_the_cap_are_refused(sharp) -> None:
+def test_uploads_over_the_cap_are_refused(served, sharp) -> None:
     with served(sharp, max_bytes=2000) as (url, app):
         big = np.random.default_rng(1).integers(0, 256, (1, 64, 64, 3), dtype=np.uint8)
         client = HttpClient(url, retries=0)
@@ -176,7 +144,7 @@ def test_uploads_over_the_cap_are_refused(sharp) -> None:
         assert app.state.stats.too_large == 1 and app.state.stats.bad == 1
 
 
-def test_the_server_refuses_more_requests_at_once_than_its_cap(sharp, monkeypatch) -> None:
+def test_the_server_refuses_more_requests_at_once_than_its_cap(served, sharp, monkeypatch) -> None:
     """A third request while two are in flight gets 429; the client backs off and retries."""
     import hoodwink.models.server as server_module
 
@@ -250,8 +218,8 @@ def test_the_rate_limit_spaces_requests() -> None:
         assert time.monotonic() - start >= 4 / 20 - 0.01 and len(seen) == 5
 
 
-def test_an_unreachable_endpoint_and_a_bad_url_are_clear_errors() -> None:
+def test_an_unreachable_endpoint_and_a_bad_url_are_clear_errors(free_port) -> None:
     with pytest.raises(ModelError, match="gave up after 1 try "):
-        load_remote(f"http://127.0.0.1:{_free_port()}/predict", retries=0)
+        load_remote(f"http://127.0.0.1:{free_port()}/predict", retries=0)
     with pytest.raises(ParameterError, match="http"):
         HttpClient("ftp://example.com/predict")

@@ -51,7 +51,7 @@ def trick(
     less_like: int | str | None = None,
     more_like: int | str | None = None,
     attack: str = "bim",
-    eps: float | str = 8 / 255,
+    eps: float | str | None = 8 / 255,
     norm: str = "linf",
     steps: int | None = None,
     step_size: float | None = None,
@@ -64,7 +64,9 @@ def trick(
 
     Exactly one goal: ``into`` a class, ``away`` from the current prediction,
     ``less_like`` or ``more_like`` a class (by name or index). ``attack`` is a
-    registered name (:func:`list_attacks`); ``eps`` accepts ``"8/255"``.
+    registered name (:func:`list_attacks`); ``eps`` accepts ``"8/255"``; ``eps=None``
+    leaves the threat to the attack (a minimal-norm attack such as hopskipjump is then
+    bounded only by the pixel box).
     ``confidence`` keeps going until the winning class has that probability;
     ``queries`` is a budget of model queries (for query-only models). Asking for
     fewer ``steps`` takes fewer steps of the attack's usual size (bim: 1/255, the
@@ -77,8 +79,9 @@ def trick(
         raise ParameterError("trick needs a model with labels (a hoodwink Classifier or "
                              "QueryModel); see hoodwink.wrap")
     goal = make_goal(labels, into=into, away=away, less_like=less_like, more_like=more_like)
-    threat = ThreatModel(norm, parse_eps(eps, upper=1.0 if norm == "linf" else None))
-    if steps is not None and step_size is None:
+    threat = None if eps is None else ThreatModel(
+        norm, parse_eps(eps, upper=1.0 if norm == "linf" else None))
+    if steps is not None and step_size is None and threat is not None:
         step_size = usual_step_size(attack, threat)
     algorithm = get_attack(attack, steps=steps, step_size=step_size, confidence=confidence or None,
                            seed=seed, **params)

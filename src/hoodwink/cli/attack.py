@@ -56,8 +56,10 @@ def attack(
     attack_name: Annotated[str, typer.Option("--attack", "-a", help="Attack name (--list shows them).")] = "pgd",
     out_dir: Annotated[Path | None, typer.Option("--out-dir", "-o", help="Folder for the PNGs and summary.json.")] = None,
     into: Annotated[str | None, typer.Option("--into", help="Target class for every image (default: away).")] = None,
-    eps: Annotated[str, typer.Option("--eps", help="Largest change, e.g. 8/255 (pixel units).")] = "8/255",
-    norm: Annotated[str, typer.Option("--norm", help="linf, l2 or l1.")] = "linf",
+    eps: Annotated[str | None, typer.Option("--eps", help="Largest change, e.g. 8/255 (pixel units; default "
+                                                          "8/255, or no bound for an attack without linf).")] = None,
+    norm: Annotated[str | None, typer.Option("--norm", help="linf, l2 or l1 (default: linf when the attack "
+                                                             "has it).")] = None,
     steps: Annotated[int | None, typer.Option("--steps", min=1, help="Update steps (default: the attack's).")] = None,
     step_size: Annotated[str | None, typer.Option("--step-size", help="Step size, e.g. 2/255.")] = None,
     restarts: Annotated[int | None, typer.Option("--restarts", min=0, help="Extra runs on unbroken images.")] = None,
@@ -65,6 +67,8 @@ def attack(
                                               help="Winning-class probability needed.")] = 0.0,
     seed: Annotated[int | None, typer.Option("--seed", help="Seed for random starts (default 0; attacks that draw none take no seed).")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Images per batch.")] = 16,
+    queries: Annotated[int | None, typer.Option(
+        "--queries", min=1, help="Query budget per image (black-box attacks: square, hopskipjump, ...).")] = None,
     model: ModelOption = DEFAULT_MODEL,
     weights: Annotated[str | None, typer.Option(help="Weights file for --model's architecture.")] = None,
     device: DeviceOption = None,
@@ -97,7 +101,7 @@ def attack(
 
     from hoodwink.attacks import AttackResult, Goal, ThreatModel, get_attack
     from hoodwink.attacks.threat import parse_eps
-    from hoodwink.cli.trick import _positive
+    from hoodwink.cli.trick import _positive, _threat_options
     from hoodwink.images import load_images, save_image
     from hoodwink.io import check_out_dir, write_atomic
     from hoodwink.viz import save as save_picture
@@ -105,11 +109,12 @@ def attack(
 
     if plot is not None:
         check_png_path(plot)
-    eps_value = parse_eps(eps, upper=1.0 if norm == "linf" else None)
+    norm, eps = _threat_options(attack_name, norm, eps)
+    eps_value = None if eps is None else parse_eps(eps, upper=1.0 if norm == "linf" else None)
     size = None if step_size is None else _positive(step_size, "--step-size")
     algorithm = get_attack(attack_name, steps=steps, step_size=size, restarts=restarts,
-                           confidence=confidence, seed=seed, batch_size=batch_size)
-    threat = ThreatModel(norm, eps_value)
+                           confidence=confidence or None, seed=seed, batch_size=batch_size)
+    threat = None if eps_value is None else ThreatModel(norm, eps_value)
     check_out_dir(out_dir, inputs=_input_files(images), overwrite=overwrite)
     failed: list[ImageError] = []
     named = load_images(images, errors=None if strict else failed)
@@ -125,9 +130,10 @@ def attack(
         task = progress.add_task(f"{algorithm.name}", total=len(named))
         for start in range(0, len(named), batch_size):
             chunk = named[start : start + batch_size]
-            pixels = torch.cat([classifier.prepare(n.pixels.to(classifier.device)) for n in chunk])
+            device = getattr(classifier, "device", "cpu")      # a query-only model has none
+            pixels = torch.cat([classifier.prepare(n.pixels.to(device)) for n in chunk])
             result = algorithm(classifier, pixels, goal.part(start, start + len(chunk), len(named)),
-                               threat, index=torch.arange(start, start + len(chunk)))
+                               threat, index=torch.arange(start, start + len(chunk)), queries=queries)
             for i in range(len(chunk)):
                 save_image(result.adversarial[i], out_dir / files[start + i])
             results.append(result)
@@ -142,6 +148,7 @@ def attack(
     doc = {**results[0].header_dict(), "model": classifier.name, "images": len(samples),
            "success_rate": sum(success) / len(success),
            "forward": sum(s["forward"] for s in samples), "backward": sum(s["backward"] for s in samples),
+           "queries": sum(s["queries"] for s in samples),
            "out_dir": str(out_dir), "plot": None if plot is None else str(plot), "samples": samples}
     if plot is not None:
         print_saved(save_picture(AttackResult.concat(results), plot, names=[n.name for n in named]))
@@ -151,7 +158,7 @@ def attack(
         print_json(doc)
         _report_failures(failed, len(failed) + len(named))
         return
-    table = Table(title=f"{algorithm.name} on {len(samples)} images ({threat.norm}, eps {eps})",
+    table = Table(title=f"{algorithm.name} on {len(samples)} images ({norm}, eps {eps or 'unbounded'})",
                   title_justify="left", show_edge=False)
     for column in ("image", "before", "after", "tricked", "Linf*255", "passes"):
         table.add_column(column)

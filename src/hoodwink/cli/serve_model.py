@@ -35,8 +35,7 @@ def serve_model(
     only); GET /predict says what the model is. Try it with
     hoodwink trick photo.png --away --model http://127.0.0.1:PORT/predict --attack square.
     """
-    from hoodwink.models.server import make_app, serve
-    from hoodwink.web.limits import is_local
+    from hoodwink.models.server import is_local, make_app, serve
 
     if not is_local(host):
         err_console.print(f"[bold yellow]warning:[/] serving on {host}: anyone who can reach this "

@@ -62,8 +62,10 @@ def trick(
     more_like: Annotated[str | None, typer.Option(
         "--more-like", metavar="CLASS", help="Move toward this class.")] = None,
     attack: Annotated[str, typer.Option("--attack", "-a", help="Attack name (see `hoodwink attack --list`).")] = "bim",
-    eps: Annotated[str, typer.Option("--eps", help="Largest change, e.g. 8/255 or 0.03 (pixel units).")] = "8/255",
-    norm: Annotated[str, typer.Option("--norm", help="linf, l2 or l1.")] = "linf",
+    eps: Annotated[str | None, typer.Option("--eps", help="Largest change, e.g. 8/255 or 0.03 (pixel units; "
+                                              "default 8/255, or no bound for an attack without linf).")] = None,
+    norm: Annotated[str | None, typer.Option("--norm", help="linf, l2 or l1 (default: linf when the attack "
+                                                             "has it).")] = None,
     steps: Annotated[int | None, typer.Option("--steps", min=1, help="Attack steps (default: the attack's).")] = None,
     step_size: Annotated[str | None, typer.Option(
         "--step-size", help="Size of one step, e.g. 1/255 (default: the attack's; bim: 1/255, the talk's).")] = None,
@@ -71,6 +73,8 @@ def trick(
     confidence: Annotated[float, typer.Option(
         "--confidence", min=0.0, max=0.999, help="Go on until the winning class has this probability.")] = 0.0,
     seed: Annotated[int | None, typer.Option("--seed", help="Seed for random starts (default 0; attacks that draw none take no seed).")] = None,
+    queries: Annotated[int | None, typer.Option(
+        "--queries", min=1, help="Query budget for the image (black-box attacks: square, hopskipjump, ...).")] = None,
     model: ModelOption = DEFAULT_MODEL,
     weights: Annotated[str | None, typer.Option(help="Weights file for --model's architecture.")] = None,
     device: DeviceOption = None,
@@ -87,7 +91,8 @@ def trick(
     from hoodwink.viz.common import check_png_path
 
     check_goal(into, away, less_like, more_like)
-    eps_value = parse_eps(eps, upper=1.0 if norm == "linf" else None)
+    norm, eps = _threat_options(attack, norm, eps)
+    eps_value = None if eps is None else parse_eps(eps, upper=1.0 if norm == "linf" else None)
     size = _positive(step_size, "--step-size") if step_size is not None else None
     check_png(out)
     if plot is not None:
@@ -97,7 +102,7 @@ def trick(
     make_goal(classifier.labels, into=into, away=away, less_like=less_like, more_like=more_like)
     result = run_trick(classifier, pixels, into=into, away=away, less_like=less_like, more_like=more_like,
                        attack=attack, eps=eps_value, norm=norm, steps=steps, step_size=size,
-                       confidence=confidence, seed=seed, restarts=restarts)
+                       confidence=confidence, seed=seed, restarts=restarts, queries=queries)
     saved = str(save_image(result.adversarial[0], out)) if out is not None else None
     if saved is not None:
         print_saved(saved)
@@ -109,6 +114,20 @@ def trick(
         print_json(doc)
         return
     _show(result, image)
+
+
+def _threat_options(attack: str, norm: str | None, eps: str | None) -> tuple[str, str | None]:
+    """--norm defaults to linf when the attack has it, else to its first norm; --eps to
+    8/255, except that an attack without linf given neither (hopskipjump, cw-l2) keeps its
+    own threat (no bound but the pixel box)."""
+    from hoodwink.attacks import attack_info
+
+    if norm is None:
+        norms = attack_info(attack).norms
+        norm = "linf" if "linf" in norms else norms[0]
+        if eps is None and norm != "linf":
+            return norm, None
+    return norm, "8/255" if eps is None else eps
 
 
 def trajectory_dict(result: AttackResult, index: int = 0) -> dict[str, object] | None:
@@ -163,7 +182,8 @@ def _show(result: AttackResult, image: str) -> None:
     console.print(
         f"{verdict}: p({goal_name}) went from {moved['before']:.3f} to {moved['after']:.3f}; "
         f"Linf {sample['linf_255']:.1f}/255, L2 {sample['l2']:.3f}, {steps} step{'s' if steps != 1 else ''}, "
-        f"{sample['forward']} forward + {sample['backward']} backward passes",
+        f"{sample['forward']} forward + {sample['backward']} backward passes"
+        + (f", {sample['queries']} of {result.params['queries']} queries" if "queries" in result.params else ""),
         highlight=False)
     if not sample["success"]:
         err_console.print("note: try more --steps or a larger --eps", highlight=False)

@@ -18,6 +18,7 @@ Example:
 # ``request`` argument, a class imported inside make_app (FastAPI is an optional extra).
 import base64
 import binascii
+import ipaddress
 import json
 import threading
 from dataclasses import dataclass
@@ -162,6 +163,16 @@ def make_app(model: nn.Module | QueryModel, *, top: int = 5, labels_only: bool =
             gate.release()
 
     return app
+
+
+def is_local(host: str) -> bool:
+    """True when only this machine can reach ``host`` (a loopback address or localhost)."""
+    if host.strip("[]").lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def serve(app: Any, *, host: str = "127.0.0.1", port: int = 8123) -> None:
