@@ -272,3 +272,9 @@ def test_an_attack_that_claims_too_much_is_not_believed(linear_model, digits, ti
     report = evaluate(linear_model, (images[:10], labels[:10]), eps=[0.05], suite=tiny_suite,
                       checks=False)
     assert report.evaluations[0].robust_accuracy == 1.0  # nothing really fooled the model
+
+
+def test_a_missing_engine_is_refused(linear_model, digits) -> None:  # type: ignore[no-untyped-def]
+    images, labels = digits
+    with pytest.raises(ValueError, match="engine must be local or ray"):
+        evaluate(linear_model, (images[:2], labels[:2]), engine="spark")

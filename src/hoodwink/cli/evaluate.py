@@ -50,6 +50,9 @@ def evaluate(
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Images per committed batch.")] = 32,
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="Only the first N images.")] = None,
     checks: Annotated[bool, typer.Option("--checks/--no-checks", help="Run the checks against false robustness.")] = True,
+    engine: Annotated[str, typer.Option("--engine", help="local, or ray to shard the batches over a Ray actor pool (pip install 'hoodwink[ray]').")] = "local",
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Ray actors, each loading the model once.")] = 2,
+    address: Annotated[str | None, typer.Option("--address", help="Ray cluster to connect to (auto, ray://HEAD:10001); default: start Ray here.")] = None,
     device: DeviceOption = None,
     json_output: JsonOption = False,
 ) -> None:
@@ -63,6 +66,8 @@ def evaluate(
     the_suite = get_suite(suite)
     if norm not in ("linf", "l2"):
         fail(f"--norm must be linf or l2, not {norm!r}", code=2)
+    if engine not in ("local", "ray"):
+        fail(f"--engine must be local or ray, not {engine!r}", code=2)
     database = store if store is not None else (report / "evaluate.sqlite" if report is not None
                                                 else DEFAULT_STORE)
     classifier = load_cli_model(model, device)
@@ -76,7 +81,8 @@ def evaluate(
                 err_console.print(f"note: {note}", highlight=False, markup=False)
     try:
         result = _run(run_evaluation, classifier, dataset, radii, norm, the_suite, batch_size,
-                      database, checks, quiet=json_output)
+                      database, checks, quiet=json_output,
+                      engine={"engine": engine, "workers": workers, "address": address})
     except Terminated:
         fail(f"terminated (SIGTERM); finished batches are in {database}: run the same command "
              "to resume", code=143)
@@ -101,7 +107,8 @@ def evaluate(
 
 
 def _run(run_evaluation: Any, classifier: Any, dataset: Any, radii: tuple[float, ...], norm: str,
-         suite: Any, batch_size: int, database: Path, checks: bool, *, quiet: bool) -> Any:
+         suite: Any, batch_size: int, database: Path, checks: bool, *, quiet: bool,
+         engine: dict[str, Any]) -> Any:
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -126,7 +133,7 @@ def _run(run_evaluation: Any, classifier: Any, dataset: Any, radii: tuple[float,
 
         return run_evaluation(classifier, dataset, eps=radii, norm=norm, suite=suite,
                               batch_size=batch_size, store=database, checks=checks,
-                              progress=advance)
+                              progress=advance, **engine)
 
 
 def _print(result: Any) -> None:

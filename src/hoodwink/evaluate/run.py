@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -151,7 +151,8 @@ def evaluate(model: Any, data: Any, *, eps: Sequence[float | str] | str | float 
              store: str | os.PathLike[str] | Store | None = None,
              images: str | os.PathLike[str] | None = None, checks: bool = True,
              check_samples: int = 16, limit: int | None = None,
-             progress: ProgressFn | None = None) -> Report:
+             progress: ProgressFn | None = None, engine: str = "local", workers: int = 2,
+             address: str | None = None) -> Report:
     """Evaluate ``model`` on labelled ``data`` with a worst-case ensemble at each ``eps``.
 
     Args:
@@ -167,7 +168,15 @@ def evaluate(model: Any, data: Any, *, eps: Sequence[float | str] | str | float 
         check_samples: images the costlier checks look at.
         limit: evaluate only the first ``limit`` images.
         progress: called after every batch.
+        engine: ``local``, or ``ray`` to shard the batches over a Ray actor pool
+            (:mod:`hoodwink.evaluate.ray_engine`); the rows are the same.
+        workers: Ray actors (each loads the model once); address: a Ray cluster
+            to connect to (default: start Ray here with ``workers`` CPUs).
     """
+    if engine not in ("local", "ray"):
+        raise ParameterError(f"engine must be local or ray, not {engine!r}")
+    if workers < 1:
+        raise ParameterError(f"workers must be at least 1, not {workers}")
     if batch_size < 1:
         raise ParameterError(f"batch_size must be at least 1, not {batch_size}")
     labels = getattr(model, "labels", None)
@@ -180,7 +189,7 @@ def evaluate(model: Any, data: Any, *, eps: Sequence[float | str] | str | float 
     db = store if isinstance(store, Store) else Store(store, images)
     try:
         return _evaluate(model, data, the_suite, threats, batch_size, db, checks, check_samples,
-                         progress)
+                         progress, engine, workers, address)
     finally:
         if owned:
             db.close()
@@ -188,7 +197,8 @@ def evaluate(model: Any, data: Any, *, eps: Sequence[float | str] | str | float 
 
 def _evaluate(model: Any, data: LabelledData, suite: Suite, threats: list[ThreatModel],
               batch_size: int, db: Store, checks: bool, check_samples: int,
-              progress: ProgressFn | None) -> Report:
+              progress: ProgressFn | None, engine: str, workers: int,
+              address: str | None) -> Report:
     model_hash = model_fingerprint(model)
     n = len(data)
     total = n * len(threats)
@@ -201,16 +211,18 @@ def _evaluate(model: Any, data: LabelledData, suite: Suite, threats: list[Threat
         db.open_run(key, model=model_hash, data=data.fingerprint, suite=suite, threat=threat)
         records = dict(done)
         todo = [i for i in range(n) if i not in records]
-        for start in range(0, len(todo), batch_size):
-            chunk = todo[start:start + batch_size]
-            images = _prepare(model, data, chunk)
-            outcome = attack_batch(model, images, data.labels[chunk], torch.tensor(chunk),
-                                   suite, threat, batch_size=batch_size)
-            kept = [_keep_png(db, key, r, outcome.adversarial[j]) for j, r in
-                    enumerate(outcome.records)]
+        if engine == "ray":
+            from hoodwink.evaluate.ray_engine import ray_batches
+
+            batches = ray_batches(model, data, suite, threat, todo, batch_size,
+                                  workers=workers, address=address)
+        else:
+            batches = _local_batches(model, data, suite, threat, todo, batch_size)
+        for rows, adversarial in batches:
+            kept = [_keep_png(db, key, r, adversarial[j]) for j, r in enumerate(rows)]
             db.commit(key, kept)
             records.update((r.index, r) for r in kept)
-            finished += len(chunk)
+            finished += len(rows)
             if progress is not None:
                 judged = list(records.values())
                 progress(Progress(finished, total, threat.eps, sum(r.robust for r in judged),
@@ -224,6 +236,17 @@ def _evaluate(model: Any, data: LabelledData, suite: Suite, threats: list[Threat
     names = model_labels(model, num_classes(model) or _classes_seen(evaluations))
     return Report(str(getattr(model, "name", type(model).__name__)), data.source, data.note, suite,
                   names, tuple(evaluations), tuple(flags), resumed, data.names)
+
+
+def _local_batches(model: Any, data: LabelledData, suite: Suite, threat: ThreatModel,
+                   todo: Sequence[int], batch_size: int
+                   ) -> Iterator[tuple[Sequence[SampleRecord], torch.Tensor]]:
+    """The local engine: batches of ``batch_size`` dataset indices, in order."""
+    for start in range(0, len(todo), batch_size):
+        chunk = list(todo[start:start + batch_size])
+        outcome = attack_batch(model, _prepare(model, data, chunk), data.labels[chunk],
+                               torch.tensor(chunk), suite, threat, batch_size=batch_size)
+        yield outcome.records, outcome.adversarial
 
 
 def _classes_seen(evaluations: Sequence[Evaluation]) -> int:
