@@ -25,6 +25,7 @@ from hoodwink.attacks.goals import Goal
 from hoodwink.attacks.gradient import GradientAttack
 from hoodwink.attacks.hopskipjump import HopSkipJump
 from hoodwink.attacks.mifgsm import MIFGSM
+from hoodwink.attacks.nes import NES
 from hoodwink.attacks.oracle import Oracle, QueryBudgetError, QueryModel
 from hoodwink.attacks.pgd import PGD
 from hoodwink.attacks.registry import (
@@ -42,7 +43,7 @@ from hoodwink.attacks.threat import NORMS, ThreatModel, parse_eps
 from hoodwink.attacks.trick import trick
 
 __all__ = [
-    "APGD", "APGDCE", "APGDDLR", "APGDT", "ATTACKS", "BIM", "FGSM", "MIFGSM", "NORMS", "PGD",
+    "APGD", "APGDCE", "APGDDLR", "APGDT", "ATTACKS", "BIM", "FGSM", "MIFGSM", "NES", "NORMS", "PGD",
     "Attack", "AttackBase", "AttackInfo", "AttackResult", "Batch", "CarliniWagnerL2", "DeepFool",
     "Goal", "GradientAttack", "HopSkipJump", "Oracle", "Outcome", "QueryBudgetError",
     "QueryModel", "Recorder", "SimBA", "SimBADCT", "Square", "ThreatModel", "Trajectory",
