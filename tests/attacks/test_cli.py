@@ -68,7 +68,7 @@ def test_trick_other_goals_print_a_table(tiny, photo, goal: list[str]) -> None:
     (["--into", "c1", "--eps", "abc"], "eps"),
     (["--into", "c1", "--eps", "-1"], "eps"),
     (["--into", "c1", "--eps", "2"], "eps"),
-    (["--into", "c1", "--out", "adv.jpg"], ".png"),
+    (["--into", "c1", "--out", "adv.gif"], ".png"),  # .jpg is a JPEG output (tests/physical)
     (["--into", "c1", "--attack", "pgdd"], "did you mean 'pgd'"),
 ])
 def test_trick_bad_input_is_one_line_and_exit_1_and_writes_nothing(

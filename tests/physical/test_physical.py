@@ -19,6 +19,7 @@ from hoodwink.attacks.eot import (
 from hoodwink.errors import ParameterError
 from hoodwink.images import load_image, save_image
 from hoodwink.models import Classifier, Labels
+from hoodwink.models.classifier import model_input
 from hoodwink.physical import judge_jpeg, real_transform, verify
 
 EPS = 8 / 255
@@ -36,8 +37,8 @@ def test_full_size_attack_stays_in_eps_on_the_full_size_grid_and_reads_back(tiny
     path = save_image(adv[0], tmp_path / "adv.png")
     back = load_image(path)
     assert back.shape == (3, 40, 60)
-    with torch.no_grad():  # the normal pipeline: the classifier resizes and crops the file
-        probs = tiny(back[None]).softmax(1)
+    with torch.no_grad():  # the normal pipeline (hoodwink predict): the file at input size, 8-bit
+        probs = tiny(model_input(tiny, back)).softmax(1)
     assert torch.allclose(probs, result.adversarial_probabilities, atol=1e-6)
     assert bool(result.success[0]) == (int(probs.argmax()) == 4)
 

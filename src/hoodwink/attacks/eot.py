@@ -397,7 +397,7 @@ def transform(images: torch.Tensor, draws: Draws, transforms: Transforms,
 class _ModelProxy:
     """What the attack template asks of a model, passed through to the wrapped one."""
 
-    def __init__(self, model: nn.Module) -> None:
+    def __init__(self, model: Any) -> None:
         if not isinstance(model, nn.Module):
             raise ParameterError("EOT and full-size attacks need a white-box PyTorch model")
         self.model = model
@@ -457,7 +457,7 @@ class EOT(_ModelProxy):
         (torch.Size([2, 3, 8, 8]), [4, 4], [3, 3], [1, 1])
     """
 
-    def __init__(self, model: nn.Module | FullSize, transforms: Transforms | str = "physical", *,
+    def __init__(self, model: Any, transforms: Transforms | str = "physical", *,
                  samples: int = 4, seed: int = 0, jpeg_backend: str = "pillow") -> None:
         super().__init__(model)
         if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
@@ -581,7 +581,7 @@ class FullSize(nn.Module):
         (torch.Size([1, 3, 30, 40]), torch.Size([1, 2]))
     """
 
-    def __init__(self, model: nn.Module) -> None:
+    def __init__(self, model: Any) -> None:
         super().__init__()
         if not isinstance(model, nn.Module):
             raise ParameterError("full-size attacks need a white-box PyTorch model")
@@ -612,5 +612,10 @@ class FullSize(nn.Module):
         return _convert_channels(images, self.channels)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        out: torch.Tensor = self.model(images)
+        """Logits as ``hoodwink predict`` computes them for the saved photo: resize and crop
+        (differentiable), round to 8 bits (straight-through), then the network."""
+        prepare = getattr(self.model, "prepare", None)
+        x = prepare(images) if callable(prepare) else images
+        x = x + (torch.round(x.clamp(0, 1) * 255) / 255 - x).detach()
+        out: torch.Tensor = self.model(x)
         return out

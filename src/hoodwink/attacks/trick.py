@@ -58,6 +58,9 @@ def trick(
     confidence: float = 0.0,
     seed: int | None = None,
     queries: int | None = None,
+    robust_to: str | None = None,
+    eot_samples: int = 4,
+    full_size: bool = False,
     **params: Any,
 ) -> AttackResult:
     """Trick ``model`` with one image (any size; it is first prepared to the input size).
@@ -71,6 +74,11 @@ def trick(
     ``queries`` is a budget of model queries (for query-only models). Asking for
     fewer ``steps`` takes fewer steps of the attack's usual size (bim: 1/255, the
     talk's step), not bigger ones: ``steps=1`` is one step of 1/255.
+    ``robust_to`` (``"physical"``, ``"rotate:22.5,jpeg:70-95"``, ...) averages every
+    gradient over ``eot_samples`` random transformations (EOT,
+    :mod:`hoodwink.attacks.eot`) and spends the whole step budget (no early stop);
+    ``full_size`` attacks the photo at its own resolution through the model's resize
+    (:func:`hoodwink.physical.judge_jpeg` judges a result as it reads back from JPEG).
     Returns an :class:`AttackResult` of one sample whose ``adversarial`` image,
     saved as PNG, is read back as the reported class.
     """
@@ -83,6 +91,15 @@ def trick(
         norm, parse_eps(eps, upper=1.0 if norm == "linf" else None))
     if steps is not None and step_size is None and threat is not None:
         step_size = usual_step_size(attack, threat)
+    target = model
+    if full_size or robust_to is not None:
+        from hoodwink.attacks.eot import EOT, FullSize
+
+        target = FullSize(model) if full_size else model
+        if robust_to is not None:
+            target = EOT(target, robust_to, samples=eot_samples, seed=seed or 0)
+            if hasattr(get_attack(attack), "early_stop"):
+                params.setdefault("early_stop", False)
     algorithm = get_attack(attack, steps=steps, step_size=step_size, confidence=confidence or None,
                            seed=seed, **params)
-    return algorithm(model, load_image(image), goal, threat, queries=queries)
+    return algorithm(target, load_image(image), goal, threat, queries=queries)

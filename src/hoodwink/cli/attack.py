@@ -69,6 +69,16 @@ def attack(
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Images per batch.")] = 16,
     queries: Annotated[int | None, typer.Option(
         "--queries", min=1, help="Query budget per image (black-box attacks: square, hopskipjump, ...).")] = None,
+    robust_to: Annotated[str | None, typer.Option(
+        "--robust-to", metavar="TRANSFORMS", help="Survive these (EOT): physical, or e.g. rotate:22.5,jpeg:70-95.")] = None,
+    eot_samples: Annotated[int, typer.Option(
+        "--eot-samples", min=1, help="Transformations averaged per step with --robust-to.")] = 4,
+    verify: Annotated[int | None, typer.Option(
+        "--verify", min=1, metavar="N", help="Check N fresh real transformations per image (PIL, Pillow's JPEG).")] = None,
+    full_size: Annotated[bool, typer.Option(
+        "--full-size", help="Attack each photo at its own size, through the model's resize.")] = False,
+    quality: Annotated[int | None, typer.Option(
+        "--quality", min=1, max=100, help="Save JPEGs of this quality (judged as they read back) instead of PNGs.")] = None,
     model: ModelOption = DEFAULT_MODEL,
     weights: Annotated[str | None, typer.Option(help="Weights file for --model's architecture.")] = None,
     device: DeviceOption = None,
@@ -102,7 +112,7 @@ def attack(
     from hoodwink.attacks import AttackResult, Goal, ThreatModel, get_attack
     from hoodwink.attacks.threat import parse_eps
     from hoodwink.cli.trick import _positive, _threat_options
-    from hoodwink.images import load_images, save_image
+    from hoodwink.images import load_images
     from hoodwink.io import check_out_dir, write_atomic
     from hoodwink.viz import save as save_picture
     from hoodwink.viz.common import check_png_path
@@ -112,8 +122,17 @@ def attack(
     norm, eps = _threat_options(attack_name, norm, eps)
     eps_value = None if eps is None else parse_eps(eps, upper=1.0 if norm == "linf" else None)
     size = None if step_size is None else _positive(step_size, "--step-size")
+    from hoodwink.attacks.eot import EOT, FullSize, parse_transforms
+    from hoodwink.physical.outputs import finish
+
+    if robust_to is not None:
+        parse_transforms(robust_to)
+    if full_size and plot is not None:
+        raise HoodwinkError("--plot draws images of one size: leave out --plot or --full-size")
+    robust = {"early_stop": False} if robust_to is not None and hasattr(
+        get_attack(attack_name), "early_stop") else {}
     algorithm = get_attack(attack_name, steps=steps, step_size=size, restarts=restarts,
-                           confidence=confidence or None, seed=seed, batch_size=batch_size)
+                           confidence=confidence or None, seed=seed, batch_size=batch_size, **robust)
     threat = None if eps_value is None else ThreatModel(norm, eps_value)
     check_out_dir(out_dir, inputs=_input_files(images), overwrite=overwrite)
     failed: list[ImageError] = []
@@ -124,26 +143,38 @@ def attack(
     goal = Goal.targeted(classifier.labels.find(into)) if into is not None else Goal.untargeted()
     out_dir.mkdir(parents=True, exist_ok=True)
     files = _out_names([n.name for n in named])
+    if quality is not None:
+        files = [str(Path(f).with_suffix(".jpg")) for f in files]
+    target = FullSize(classifier) if full_size else classifier
+    if robust_to is not None:
+        target = EOT(target, robust_to, samples=eot_samples, seed=seed or 0)
+    per_batch = 1 if full_size else batch_size  # photos of their own sizes go one by one
+    extra: list[dict[str, Any]] = []
     results: list[AttackResult] = []
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=err_console, transient=True, disable=False) as progress:
         task = progress.add_task(f"{algorithm.name}", total=len(named))
-        for start in range(0, len(named), batch_size):
-            chunk = named[start : start + batch_size]
+        for start in range(0, len(named), per_batch):
+            chunk = named[start : start + per_batch]
             device = getattr(classifier, "device", "cpu")      # a query-only model has none
-            pixels = torch.cat([classifier.prepare(n.pixels.to(device)) for n in chunk])
-            result = algorithm(classifier, pixels, goal.part(start, start + len(chunk), len(named)),
+            pixels = torch.cat([target.prepare(n.pixels.to(device)) for n in chunk])
+            result = algorithm(target, pixels, goal.part(start, start + len(chunk), len(named)),
                                threat, index=torch.arange(start, start + len(chunk)), queries=queries)
-            for i in range(len(chunk)):
-                save_image(result.adversarial[i], out_dir / files[start + i])
+            world = finish(target, result, out=[out_dir / files[start + i] for i in range(len(chunk))],
+                           quality=quality, verify_samples=verify, robust_to=robust_to,
+                           full_size=full_size, seed=seed)
+            result = world.result
+            extra += [world.sample_json(i) for i in range(len(chunk))]
             results.append(result)
             progress.advance(task, len(chunk))
     samples: list[dict[str, Any]] = []
     for result in results:
         samples += [result.sample_dict(i) for i in range(len(result))]
-    for n, f, s in zip(named, files, samples):
+    for n, f, s, e in zip(named, files, samples, extra):
         s["image"] = n.name
         s["out"] = str(out_dir / f)
+        if robust_to is not None or full_size or quality is not None or verify:
+            s.update(e)
     success = [s["success"] for s in samples]
     doc = {**results[0].header_dict(), "model": classifier.name, "images": len(samples),
            "success_rate": sum(success) / len(success),

@@ -78,15 +78,28 @@ def trick(
     model: ModelOption = DEFAULT_MODEL,
     weights: Annotated[str | None, typer.Option(help="Weights file for --model's architecture.")] = None,
     device: DeviceOption = None,
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Save the adversarial PNG here.")] = None,
+    out: Annotated[Path | None, typer.Option(
+        "--out", "-o", help="Save the adversarial image here: .png, or .jpg (judged as it reads back).")] = None,
     plot: Annotated[Path | None, typer.Option("--plot", help="Save a picture of the trick (PNG).")] = None,
+    robust_to: Annotated[str | None, typer.Option(
+        "--robust-to", metavar="TRANSFORMS", help="Survive these (EOT): physical, or e.g. "
+        "rotate:22.5,scale:0.9-1.4,translate:0.1,brightness:0.05,noise:0.02,blur:1.0,jpeg:70-95.")] = None,
+    eot_samples: Annotated[int, typer.Option(
+        "--eot-samples", min=1, help="Transformations averaged per step with --robust-to.")] = 4,
+    verify: Annotated[int | None, typer.Option(
+        "--verify", min=1, metavar="N", help="Check N fresh real transformations (PIL, Pillow's JPEG; "
+        "another seed) and report the fraction still fooled.")] = None,
+    full_size: Annotated[bool, typer.Option(
+        "--full-size", help="Attack the photo at its own size, through the model's resize; --out keeps it.")] = False,
+    quality: Annotated[int | None, typer.Option(
+        "--quality", min=1, max=100, help="JPEG quality of a .jpg --out (default 90).")] = None,
     json_output: JsonOption = False,
 ) -> None:
     """Trick the network: make it see a vulture in a cat, or paper towel in a black image."""
     from hoodwink.attacks.threat import parse_eps
     from hoodwink.attacks.trick import make_goal
     from hoodwink.attacks.trick import trick as run_trick
-    from hoodwink.images import load_image, save_image
+    from hoodwink.images import load_image
     from hoodwink.viz import save as save_picture
     from hoodwink.viz.common import check_png_path
 
@@ -94,7 +107,12 @@ def trick(
     norm, eps = _threat_options(attack, norm, eps)
     eps_value = None if eps is None else parse_eps(eps, upper=1.0 if norm == "linf" else None)
     size = _positive(step_size, "--step-size") if step_size is not None else None
-    check_png(out)
+    from hoodwink.attacks.eot import parse_transforms
+    from hoodwink.physical.outputs import finish, output_quality
+
+    jpeg_quality = output_quality(out, quality)
+    if robust_to is not None:
+        parse_transforms(robust_to)
     if plot is not None:
         check_png_path(plot)
     pixels = load_image(image)
@@ -102,18 +120,27 @@ def trick(
     make_goal(classifier.labels, into=into, away=away, less_like=less_like, more_like=more_like)
     result = run_trick(classifier, pixels, into=into, away=away, less_like=less_like, more_like=more_like,
                        attack=attack, eps=eps_value, norm=norm, steps=steps, step_size=size,
-                       confidence=confidence, seed=seed, restarts=restarts, queries=queries)
-    saved = str(save_image(result.adversarial[0], out)) if out is not None else None
+                       confidence=confidence, seed=seed, restarts=restarts, queries=queries,
+                       robust_to=robust_to, eot_samples=eot_samples, full_size=full_size)
+    world = finish(classifier, result, out=out, quality=jpeg_quality, verify_samples=verify,
+                   robust_to=robust_to, full_size=full_size, seed=seed)
+    result = world.result
+    saved = None if world.saved[0] is None else str(world.saved[0])
     if saved is not None:
         print_saved(saved)
     if plot is not None:
         print_saved(save_picture(result, plot))
+        if world.verification is not None:
+            print_saved(save_picture(world.verification, plot.with_name(f"{plot.stem}-verify.png")))
     if json_output:
         doc = {"image": image, **result.header_dict(), **result.sample_dict(0), "goal_probability": _moved(result),
-               "trajectory": trajectory_dict(result), "out": saved, "plot": None if plot is None else str(plot)}
+               "trajectory": trajectory_dict(result), "out": saved, "plot": None if plot is None else str(plot),
+               **world.sample_json(0)}
         print_json(doc)
         return
     _show(result, image)
+    for line in world.lines(0):
+        console.print(line, highlight=False, markup=False)
 
 
 def _threat_options(attack: str, norm: str | None, eps: str | None) -> tuple[str, str | None]:

@@ -15,5 +15,8 @@ Example:
 from __future__ import annotations
 
 from hoodwink.physical.verify import Verification, judge_jpeg, real_transform, unwrap, verify
+from hoodwink.viz import register_figure
+
+register_figure("hoodwink.physical.verify.Verification", "hoodwink.viz.physical:verification_figure")
 
 __all__ = ["Verification", "judge_jpeg", "real_transform", "unwrap", "verify"]

@@ -158,8 +158,6 @@ def verify(model: Any, result: AttackResult, transforms: Transforms | str = "phy
     if isinstance(model, EOT) and seed == model.seed:
         raise ParameterError("verification must not reuse the attack's seed")
     plain = unwrap(model)
-    if not isinstance(plain, nn.Module):
-        raise ParameterError("verification needs a PyTorch classifier")
     images = result.adversarial if images is None else images
     n = int(images.shape[0])
     draws = draw(transforms, seed, VERIFY_STREAM, result.index.cpu(), samples)
@@ -178,8 +176,7 @@ def verify(model: Any, result: AttackResult, transforms: Transforms | str = "phy
         examples.append(stacked[:keep])
         for start in range(0, samples, batch_size):
             part = stacked[start : start + batch_size].to(images.device)
-            with torch.no_grad():
-                probs = plain(part).float().softmax(1)
+            probs = _batch_probabilities(plain, part)
             lab = labels[i].expand(len(part))
             fooled[i, start : start + len(part)] = result.goal.reached_probs(probs, lab).cpu()
             top1[i, start : start + len(part)] = probs.argmax(1).cpu()
@@ -202,8 +199,7 @@ def judge_jpeg(model: Any, result: AttackResult, quality: int) -> AttackResult:
     channels = int(result.adversarial.shape[1])
     decoded = torch.stack([decode_jpeg(jpeg_bytes(x, quality), channels)
                            for x in result.adversarial.cpu()]).to(result.adversarial.device)
-    with torch.no_grad():
-        probs = torch.cat([plain(decoded[i : i + 1]).float().softmax(1) for i in range(len(decoded))])
+    probs = torch.cat([_probabilities(plain, decoded[i]) for i in range(len(decoded))])
     success = result.goal.reached_probs(probs, result.goal_classes.to(probs.device))
     return AttackResult.build(
         attack=result.attack, params={**result.params, "quality": quality}, threat=result.threat,
@@ -214,3 +210,25 @@ def judge_jpeg(model: Any, result: AttackResult, quality: int) -> AttackResult:
         forward=result.forward + 1, backward=result.backward, steps=result.steps,
         queries=result.queries + 1, index=result.index, trajectory=result.trajectory)
 
+
+
+def _probabilities(model: Any, image: torch.Tensor) -> torch.Tensor:
+    """(1, classes): what ``hoodwink predict`` says of one image of any size (the model's
+    input at its size on the 8-bit grid); a query-only model is asked through an oracle."""
+    prepared = model_input(model, image)
+    if isinstance(model, nn.Module):
+        with torch.no_grad():
+            return model(prepared).float().softmax(1)  # type: ignore[no-any-return]
+    from hoodwink.attacks.oracle import Oracle
+
+    return Oracle(model, 1).probabilities(prepared, torch.zeros(1, dtype=torch.long))
+
+
+def _batch_probabilities(model: Any, prepared: torch.Tensor) -> torch.Tensor:
+    if isinstance(model, nn.Module):
+        with torch.no_grad():
+            return model(prepared).float().softmax(1)  # type: ignore[no-any-return]
+    from hoodwink.attacks.oracle import Oracle
+
+    n = int(prepared.shape[0])
+    return Oracle(model, n).probabilities(prepared, torch.arange(n))
