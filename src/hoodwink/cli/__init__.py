@@ -17,6 +17,7 @@ from hoodwink.cli.app import app
 from hoodwink.cli import predict, models, trick, attack, explain, train, demo  # noqa: F401
 from hoodwink.cli import inside  # noqa: F401
 from hoodwink.cli import evaluate  # noqa: F401
+from hoodwink.cli import serve  # noqa: F401
 from hoodwink.cli import serve_model  # noqa: F401
 # isort: on
 

@@ -1,0 +1,352 @@
+"""The Gradio Blocks of ``hoodwink serve``: the Trick tab first.
+
+Everything the page does goes through :class:`~hoodwink.web.session.Playground`
+(the public API behind one lock); this module only lays out components and turns
+updates into what Gradio shows. Every event that runs the model shares one queue slot
+(``concurrency_id="model"``, ``concurrency_limit`` from :class:`Limits`); the stop
+button skips the queue and sets the running trick's stop flag, which the attack's
+``on_step`` callback turns into an end at the next step.
+
+Example:
+    >>> app = build_app(hoodwink.load_model(), Limits())                      # doctest: +SKIP
+    >>> app.launch(server_name="127.0.0.1", prevent_thread_lock=True)       # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import numpy as np
+import pandas as pd
+import torch
+
+from hoodwink.errors import HoodwinkError
+from hoodwink.models.classifier import Classifier
+from hoodwink.models.labels import Labels
+from hoodwink.predict import Prediction
+from hoodwink.web.limits import Limits, decode_data_url, read_upload
+from hoodwink.web.samples import SHARED_PHOTOS, Samples
+from hoodwink.web.session import (
+    GOALS,
+    Playground,
+    TrickRequest,
+    TrickUpdate,
+    attack_choices,
+    percent,
+)
+
+log = logging.getLogger("hoodwink.web")
+
+#: The API names of the events (``gradio_client.Client.predict(..., api_name="/trick")``).
+API_TRICK = "/trick"
+API_PREDICT = "/predict"
+API_SAMPLE = "/sample"
+API_STOP = "/stop"
+
+INTRO = """# hoodwink: play with the neural net yourself
+Drop in a photo (or take one, or pick a sample), see what the network sees, then pick
+any class and watch the network change its mind, step by step. The change is at most
+*eps* levels of 255 per pixel: invisible until it is multiplied by 50."""
+
+
+def upload_image(**options: Any) -> gr.Image:
+    """A ``gr.Image`` that hands over the uploaded file untouched, so that hoodwink decodes it
+    with the command line's caps and messages (Gradio's own preprocessing opens it with Pillow
+    first, so a bad file would end in Gradio's error instead of a message in the page).
+
+    The method is replaced on the instance: a subclass of a Gradio component makes Gradio
+    write a ``.pyi`` file beside this module on import.
+    """
+    image = gr.Image(type="filepath", **options)
+
+    def preprocess(payload: Any) -> str | None:
+        if payload is None:
+            return None
+        url = getattr(payload, "url", None)
+        if isinstance(url, str) and url.startswith("data:"):
+            return url
+        path = getattr(payload, "path", None)
+        return None if path is None else str(path)
+
+    image.preprocess = preprocess  # type: ignore[method-assign]
+    return image
+
+
+def class_choices(labels: Labels) -> list[tuple[str, str]]:
+    """Every name and synonym as (shown, value): a name two classes share is shown with its
+    class index and sent as that index, so each choice means one class."""
+    owners: dict[str, set[int]] = {}
+    for index, names in enumerate(labels.synonyms):
+        for name in names:
+            owners.setdefault(name.lower(), set()).add(index)
+    seen: set[str] = set()
+    choices: list[tuple[str, str]] = []
+    for index, names in enumerate(labels.synonyms):
+        for name in names:
+            if len(owners[name.lower()]) == 1:
+                if name.lower() in seen:
+                    continue
+                seen.add(name.lower())
+                choices.append((name, name))
+            else:
+                choices.append((f"{name} (class {index}: {labels.name(index)})", str(index)))
+    return sorted(choices, key=lambda c: c[0].lower())
+
+
+def to_picture(image: torch.Tensor) -> np.ndarray:
+    """(C, H, W) in [0, 1] as an (H, W, 3) uint8 array for the page."""
+    pixels = torch.round(image.detach().float().clamp(0, 1) * 255).to(torch.uint8)
+    if pixels.shape[0] == 1:
+        pixels = pixels.expand(3, -1, -1)
+    return np.ascontiguousarray(pixels.permute(1, 2, 0).cpu().numpy())
+
+
+def bars(predictions: tuple[Prediction, ...] | list[Prediction]) -> dict[str, float]:
+    """Predictions as gr.Label's {name: probability}."""
+    out: dict[str, float] = {}
+    for p in predictions:
+        out.setdefault(p.name, p.probability)
+    return out
+
+
+def trajectory_frame(update: TrickUpdate, names: Labels) -> pd.DataFrame:
+    """The probability of each tracked class at every step so far (long format)."""
+    steps = update.trajectory.shape[0]
+    rows = [(step, names.name(cls), float(update.trajectory[step, j]))
+            for j, cls in enumerate(update.classes) for step in range(steps)]
+    return pd.DataFrame(rows, columns=["step", "class", "probability"])
+
+
+def _read_back_text(update: TrickUpdate) -> str:
+    if update.read_back is None:
+        return ""
+    top = update.read_back.top1
+    return f"The downloaded PNG is read back as **{top.name}** ({percent(top.probability)})."
+
+
+def _warn(message: str) -> str:
+    return f"**Cannot do that:** {message}"
+
+
+class TrickTab:
+    """The Trick tab's components and handlers."""
+
+    def __init__(self, play: Playground, samples: Samples) -> None:
+        self.play = play
+        self.samples = samples
+        self._stops: dict[str, threading.Event] = {}
+        self._stops_lock = threading.Lock()
+
+    # handlers ------------------------------------------------------------------
+
+    def decode(self, upload: str | None) -> torch.Tensor:
+        if isinstance(upload, str) and upload.startswith("data:"):
+            return read_upload(decode_data_url(upload, self.play.limits), self.play.limits)
+        return read_upload(upload, self.play.limits)
+
+    def pick_sample(self, name: str | None) -> Any:
+        if not name:
+            return gr.skip()
+        try:
+            return str(self.samples.path(name))
+        except HoodwinkError as exc:
+            raise gr.Error(str(exc)) from None
+
+    def show_top5(self, upload: str | None) -> tuple[Any, str]:
+        if upload is None:
+            return None, ""
+        try:
+            pixels = self.decode(upload)
+            return bars(self.play.predict(pixels)), ""
+        except HoodwinkError as exc:
+            return None, _warn(str(exc))
+
+    def stop(self, request: gr.Request) -> str:
+        key = _session(request)
+        with self._stops_lock:
+            event = self._stops.get(key)
+        if event is None:
+            return ""
+        event.set()
+        return "stopping..."
+
+    def run(self, upload: str | None, goal: str, target: str | None, attack: str, eps: float,
+            steps: float, request: gr.Request) -> Iterator[tuple[Any, ...]]:
+        keep = gr.skip()
+        stop = threading.Event()
+        try:
+            pixels = self.decode(upload)
+            stream = self.play.trick(pixels, TrickRequest(goal, target, attack, eps, int(steps)), stop)
+            first = next(stream)
+        except HoodwinkError as exc:
+            yield keep, keep, keep, keep, None, "", _warn(str(exc))
+            return
+        key = _session(request)
+        with self._stops_lock:
+            self._stops[key] = stop
+        try:
+            names = self.play.model.labels
+            update, previous = first, None
+            while True:
+                yield self._render(update, names, previous)
+                if update.done:
+                    return
+                update, previous = next(stream), update
+        finally:
+            stop.set()
+            stream.close()
+            with self._stops_lock:
+                if self._stops.get(key) is stop:
+                    del self._stops[key]
+
+    def _render(self, update: TrickUpdate, names: Labels, previous: TrickUpdate | None) -> tuple[Any, ...]:
+        """The outputs of one update; an image equal to the last one sent is not sent again."""
+        goal = names.name(update.goal_class) if update.goal_class >= 0 else ""
+        if update.done:
+            status = f"**{update.status}**: {update.message}"
+        else:
+            p = float(update.probabilities[update.goal_class]) if update.goal_class >= 0 else 0.0
+            status = f"step {update.row}: the network sees **{update.top1_name}**; " \
+                     f"p({goal}) = {percent(p)}"
+        same = previous is not None and torch.equal(previous.image, update.image)
+        shown = gr.skip() if same else to_picture(update.image)
+        change = gr.skip() if same else to_picture(update.perturbation)
+        return (shown, change,
+                trajectory_frame(update, names), bars(update.top),
+                str(update.png) if update.png is not None else None,
+                _read_back_text(update), status)
+
+
+def _session(request: gr.Request | None) -> str:
+    return str(getattr(request, "session_hash", None) or "anonymous")
+
+
+def build_app(model: Classifier, limits: Limits | None = None, *, photos: Path | None = SHARED_PHOTOS,
+              workdir: Path | None = None) -> gr.Blocks:
+    """The playground's Blocks for ``model`` (call ``.launch()`` on it; see :func:`launch`).
+
+    ``photos``: a folder of photos to offer as samples besides the bundled ones (by default
+    the project's shared ImageNet photos, when that folder exists).
+    """
+    limits = limits or Limits()
+    play = Playground(model, limits, workdir)
+    samples = Samples(play.workdir / "samples", photos)
+    tab = TrickTab(play, samples)
+    default_steps = min(30, limits.max_steps)
+    default_eps = min(8, limits.max_eps_255)
+    labels = model.labels
+    target_default = "vulture" if "vulture" in {n.lower() for n in labels.names} else labels.name(0)
+
+    app: gr.Blocks
+    with gr.Blocks(title="hoodwink", analytics_enabled=False, delete_cache=(300, 900)) as app:
+        gr.Markdown(INTRO)
+        with gr.Tab("Trick", id="trick"):
+            with gr.Row():
+                with gr.Column(scale=1):
+                    image = upload_image(label="Your image", sources=["upload", "webcam", "clipboard"],
+                                         height=300, elem_id="image")
+                    sample = gr.Dropdown(choices=samples.names(), value=None, label="...or a sample",
+                                         filterable=True, elem_id="sample")
+                    top5 = gr.Label(label="What the network sees", num_top_classes=5, elem_id="top5")
+                with gr.Column(scale=1):
+                    goal = gr.Radio(list(GOALS), value="into", label="Goal", elem_id="goal")
+                    target = gr.Dropdown(choices=class_choices(labels), value=target_default,
+                                         label="Class (type to search: every name and synonym)",
+                                         filterable=True, allow_custom_value=True, elem_id="target")
+                    attack = gr.Dropdown(choices=attack_choices(), value="bim", label="Attack",
+                                         elem_id="attack")
+                    eps = gr.Slider(1, limits.max_eps_255, value=default_eps, step=1,
+                                    label="eps: largest change per pixel, in levels of 255", elem_id="eps")
+                    steps = gr.Slider(1, limits.max_steps, value=default_steps, step=1, label="Steps",
+                                      elem_id="steps")
+                    with gr.Row():
+                        start = gr.Button("Trick it", variant="primary", elem_id="start")
+                        stop = gr.Button("Stop", variant="stop", elem_id="stop")
+                    status = gr.Markdown(elem_id="status")
+            with gr.Row():
+                shown = gr.Image(label="What the network is shown (8-bit)", format="png",
+                                 interactive=False, height=260, elem_id="adversarial")
+                change = gr.Image(label="The change, x50", format="png", interactive=False,
+                                  height=260, elem_id="perturbation")
+                plot = gr.LinePlot(x="step", y="probability", color="class", y_lim=[0, 1],
+                                   label="Probabilities at every step", height=260, elem_id="trajectory")
+            with gr.Row():
+                now = gr.Label(label="What it sees now", num_top_classes=5, elem_id="now")
+                with gr.Column():
+                    png = gr.File(label="The 8-bit PNG", interactive=False, elem_id="png")
+                    seen = gr.Markdown(elem_id="read-back")
+
+            sample.change(tab.pick_sample, sample, image, api_name=API_SAMPLE.strip("/"), queue=False)
+            image.change(tab.show_top5, image, [top5, status], api_name=API_PREDICT.strip("/"),
+                         concurrency_id="model", concurrency_limit=limits.concurrency)
+            start.click(tab.run, [image, goal, target, attack, eps, steps],
+                        [shown, change, plot, now, png, seen, status], api_name=API_TRICK.strip("/"),
+                        concurrency_id="model", concurrency_limit=limits.concurrency)
+            stop.click(tab.stop, None, status, api_name=API_STOP.strip("/"), queue=False)
+    app.queue(max_size=limits.queue_size, default_concurrency_limit=limits.concurrency)
+    _PLAYGROUNDS[id(app)] = play
+    return app
+
+
+#: The playground of each app built here, by ``id(app)`` (see :func:`close`).
+_PLAYGROUNDS: dict[int, Playground] = {}
+
+
+def playground(app: gr.Blocks) -> Playground:
+    """The :class:`Playground` behind an app made by :func:`build_app`."""
+    return _PLAYGROUNDS[id(app)]
+
+
+def close(app: gr.Blocks) -> None:
+    """Stop the server of an app made by :func:`build_app` and delete its written files."""
+    try:
+        app.close()
+    finally:
+        play = _PLAYGROUNDS.pop(id(app), None)
+        if play is not None:
+            play.close()
+
+
+def launch(app: gr.Blocks, *, host: str = "127.0.0.1", port: int | None = 7860, share: bool = False,
+           open_browser: bool = False, limits: Limits | None = None, quiet: bool = True,
+           block: bool = True) -> str:
+    """Start the server and return its local URL; ``block=False`` returns at once (tests),
+    ``app.close()`` stops it. A port in use raises :class:`~hoodwink.errors.HoodwinkError`."""
+    limits = limits or Limits()
+    try:
+        app.launch(server_name=host, server_port=port, share=share, inbrowser=open_browser,
+                   max_file_size=limits.max_upload_bytes, show_error=False, quiet=quiet,
+                   prevent_thread_lock=True, enable_monitoring=False, ssr_mode=False)
+    except OSError as exc:
+        raise HoodwinkError(f"cannot serve on {host}:{port}: {_first_line(exc)}") from None
+    url = str(app.local_url)
+    if block:
+        app.block_thread()
+    return url
+
+
+def serve(model: Classifier, *, host: str = "127.0.0.1", port: int = 7860, share: bool = False,
+          open_browser: bool = False, limits: Limits | None = None, photos: Path | None = SHARED_PHOTOS,
+          on_ready: Callable[[str], None] | None = None) -> None:
+    """Build the playground for ``model``, start it, tell ``on_ready`` its URL, serve until
+    interrupted (what ``hoodwink serve`` runs)."""
+    limits = limits or Limits()
+    app = build_app(model, limits, photos=photos)
+    try:
+        url = launch(app, host=host, port=port, share=share, open_browser=open_browser, limits=limits,
+                     block=False)
+        if on_ready is not None:
+            on_ready(url)
+        app.block_thread()
+    finally:
+        close(app)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

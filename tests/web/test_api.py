@@ -1,0 +1,107 @@
+"""The page's API through gradio_client, against the app launched on 127.0.0.1 with a tiny model."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+gr = pytest.importorskip("gradio")
+gradio_client = pytest.importorskip("gradio_client")
+
+import hoodwink
+from hoodwink.web.app import API_PREDICT, API_SAMPLE, API_STOP, API_TRICK, build_app, close, launch
+from hoodwink.web.limits import Limits
+
+from .conftest import BAD_UPLOAD_WORDS, tiny_model
+from .test_session import Slow
+
+LIMITS = Limits(max_steps=200, time_limit_s=60)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Any]]:
+    model = tiny_model()
+    model.net = Slow(model.net, 0.01)  # a stop must come before 200 steps are over
+    app = build_app(model, LIMITS, photos=None, workdir=tmp_path_factory.mktemp("web"))
+    url = launch(app, host="127.0.0.1", port=None, limits=LIMITS, block=False)
+    try:
+        yield url, app
+    finally:
+        close(app)
+
+
+@pytest.fixture()
+def client(server: tuple[str, Any], tmp_path: Path) -> Any:
+    return gradio_client.Client(server[0], verbose=False, download_files=str(tmp_path))
+
+
+def test_served_on_loopback_only(server: tuple[str, Any]) -> None:
+    assert server[0].startswith("http://127.0.0.1:")
+    assert server[1].share_url is None
+
+
+def test_samples_and_top5(client: Any) -> None:
+    path = client.predict("chelsea", api_name=API_SAMPLE)
+    bars, message = client.predict(gradio_client.handle_file(path), api_name=API_PREDICT)
+    assert message == "" and len(bars["confidences"]) == 5
+    model = tiny_model()
+    assert bars["label"] == hoodwink.predict(model, "chelsea")[0].top1.name
+
+
+def test_trick_streams_one_update_per_step_and_the_png_is_the_target(client: Any) -> None:
+    path = client.predict("chelsea", api_name=API_SAMPLE)
+    job = client.submit(gradio_client.handle_file(path), "into", "vulture", "bim", 8, 10, api_name=API_TRICK)
+    updates = list(job)
+    job.result()
+    assert len(updates) == len(job.outputs())
+    *steps, last = updates
+    shown, change, _plot, now, png, seen, status = last
+    # the tiny model needs 5 steps: the start and 5 steps stream, then the answer
+    assert len(steps) == 6
+    assert [s[6].split(":")[0] for s in steps] == [f"step {i}" for i in range(6)]
+    assert [max(r[0] for r in s[2]["data"]) for s in steps] == list(range(6))  # the plot grows
+    assert all(s[4] is None for s in steps) and status.startswith("**tricked**")
+    assert now["label"] == "vulture" and "**vulture**" in seen
+    # the downloaded PNG is read back as the target, as `hoodwink predict` reads a file
+    assert Path(png).suffix == ".png"
+    assert hoodwink.predict(tiny_model(), png)[0].top1.name == "vulture"
+    # the last image streamed is that PNG (the answer does not send it again)
+    assert shown == {"__type__": "update"} and change == {"__type__": "update"}
+    assert (hoodwink.load_image(png) == hoodwink.load_image(steps[-1][0])).all()
+    assert hoodwink.load_image(png).shape == (3, 32, 32)
+
+
+@pytest.mark.parametrize("kind", sorted(BAD_UPLOAD_WORDS))
+def test_bad_uploads_get_a_message(client: Any, bad_uploads: dict[str, Path], kind: str) -> None:
+    upload = gradio_client.handle_file(str(bad_uploads[kind]))
+    _bars, message = client.predict(upload, api_name=API_PREDICT)
+    assert message.startswith("**Cannot do that:**") and BAD_UPLOAD_WORDS[kind] in message
+    assert "Traceback" not in message and str(bad_uploads[kind].parent) not in message
+    *_, png, _seen, status = client.predict(upload, "into", "vulture", "bim", 8, 3, api_name=API_TRICK)
+    assert png is None and BAD_UPLOAD_WORDS[kind] in status
+
+
+def test_bad_requests_get_a_message(client: Any) -> None:
+    path = gradio_client.handle_file(client.predict("coffee", api_name=API_SAMPLE))
+    status = client.predict(path, "into", "vultur", "bim", 8, 3, api_name=API_TRICK)[-1]
+    assert "did you mean 'vulture'" in status
+    with pytest.raises(gradio_client.exceptions.AppError, match="not in the list of choices"):
+        client.predict(path, "into", "vulture", "deepfool", 8, 3, api_name=API_TRICK)
+    with pytest.raises(gradio_client.exceptions.AppError, match="maximum"):
+        client.predict(path, "into", "vulture", "bim", 8, 201, api_name=API_TRICK)  # over --max-steps
+
+
+def test_stop(server: tuple[str, Any]) -> None:
+    client = gradio_client.Client(server[0], verbose=False, download_files=False)
+    path = gradio_client.handle_file(client.predict("black", api_name=API_SAMPLE)["path"])
+    job = client.submit(path, "into", "paper towel", "bim", 1, 200, api_name=API_TRICK)
+    for seen, _update in enumerate(job, 1):
+        if seen == 2:
+            assert client.predict(api_name=API_STOP) == "stopping..."
+    *_, png, seen_as, status = job.outputs()[-1]
+    assert status.startswith("**stopped**"), status
+    assert len(job.outputs()) < 100 and png is not None and "read back as" in seen_as
+    assert client.predict(api_name=API_STOP) == ""  # nothing left to stop
