@@ -30,7 +30,7 @@ def test_table_flags_and_report(model_file: str, digit_folder: Path, tmp_path: P
     report = tmp_path / "report"
     result = CliRunner().invoke(app, ["evaluate", str(digit_folder), "--model", model_file,
                                       "--eps", "0.3,0.35", "--report", str(report),
-                                      "--batch-size", "20", "--limit", "16"])
+                                      "--batch-size", "20", "--limit", "10"])
     assert result.exit_code == 0, result.output
     out = result.stdout
     assert "judged against the true labels" in out
@@ -41,7 +41,7 @@ def test_table_flags_and_report(model_file: str, digit_folder: Path, tmp_path: P
     assert all(Path(p).is_file() for p in saved)
     assert (report / "evaluate.sqlite").is_file()
     doc = json.loads((report / "report.json").read_text())
-    assert doc["judged_against"] == "true labels" and doc["images"] == 16
+    assert doc["judged_against"] == "true labels" and doc["images"] == 10
     page = (report / "index.html").read_text()
     assert "true labels" in page and "Checks against false robustness" in page
     broken = [r for r in doc["samples"][1]["rows"] if r["correct"] and not r["robust"]]
@@ -49,10 +49,10 @@ def test_table_flags_and_report(model_file: str, digit_folder: Path, tmp_path: P
     # the same command resumes: every row comes from the store
     again = CliRunner().invoke(app, ["evaluate", str(digit_folder), "--model", model_file,
                                      "--eps", "0.3,0.35", "--report", str(report), "--json",
-                                     "--limit", "16"])
+                                     "--limit", "10"])
     assert again.exit_code == 0, again.output
     resumed = json.loads(again.stdout)
-    assert resumed["resumed_rows"] == 32
+    assert resumed["resumed_rows"] == 20
     assert resumed["evaluations"] == doc["evaluations"]
 
 
