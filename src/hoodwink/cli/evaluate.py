@@ -50,7 +50,7 @@ def evaluate(
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Images per committed batch.")] = 32,
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="Only the first N images.")] = None,
     checks: Annotated[bool, typer.Option("--checks/--no-checks", help="Run the checks against false robustness.")] = True,
-    engine: Annotated[str, typer.Option("--engine", help="local, or ray to shard the batches over a Ray actor pool (pip install 'hoodwink[ray]').")] = "local",
+    engine: Annotated[str, typer.Option("--engine", help="local, or ray to shard the batches over a Ray actor pool (pip install 'hoodwink\\[ray]').")] = "local",
     workers: Annotated[int, typer.Option("--workers", min=1, help="Ray actors, each loading the model once.")] = 2,
     address: Annotated[str | None, typer.Option("--address", help="Ray cluster to connect to (auto, ray://HEAD:10001); default: start Ray here.")] = None,
     device: DeviceOption = None,
