@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from hoodwink.attacks.apgd import APGD, APGDCE, APGDDLR, APGDT, dlr_loss, dlr_targeted_loss
 from hoodwink.attacks.bim import BIM
+from hoodwink.attacks.boundary import Boundary
 from hoodwink.attacks.cw import CarliniWagnerL2
 from hoodwink.attacks.deepfool import DeepFool
 from hoodwink.attacks.engine import Attack, AttackBase, Batch, Outcome, Recorder
@@ -44,7 +45,8 @@ from hoodwink.attacks.trick import trick
 
 __all__ = [
     "APGD", "APGDCE", "APGDDLR", "APGDT", "ATTACKS", "BIM", "FGSM", "MIFGSM", "NES", "NORMS", "PGD",
-    "Attack", "AttackBase", "AttackInfo", "AttackResult", "Batch", "CarliniWagnerL2", "DeepFool",
+    "Attack", "AttackBase", "AttackInfo", "AttackResult", "Batch", "Boundary", "CarliniWagnerL2",
+    "DeepFool",
     "Goal", "GradientAttack", "HopSkipJump", "Oracle", "Outcome", "QueryBudgetError",
     "QueryModel", "Recorder", "SimBA", "SimBADCT", "Square", "ThreatModel", "Trajectory",
     "attack_info", "dlr_loss", "dlr_targeted_loss", "get_attack", "list_attacks", "parse_eps",

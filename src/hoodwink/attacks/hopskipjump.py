@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -109,9 +109,10 @@ class HopSkipJump(AttackBase):
 
 
 class _Run:
-    """One batch of HopSkipJump, every sample in lockstep (each with its own budget)."""
+    """One batch of HopSkipJump, every sample in lockstep (each with its own budget); the
+    Boundary attack shares its start, its asking and its binary search."""
 
-    def __init__(self, attack: HopSkipJump, batch: Batch) -> None:
+    def __init__(self, attack: Any, batch: Batch) -> None:
         self.attack, self.batch = attack, batch
         self.clean, self.threat, self.oracle = batch.clean, batch.threat, batch.oracle
         self.n, self.device = len(batch), batch.clean.device
@@ -155,7 +156,11 @@ class _Run:
 
     # --- the algorithm -----------------------------------------------------------------
 
-    def go(self) -> Outcome:
+    def begin(self, steps: int | None = None) -> tuple[torch.Tensor, int, torch.Tensor,
+                                                      torch.Tensor, torch.Tensor, Recorder]:
+        """The clean labels, the number of classes, the samples already adversarial, those
+        with a start, the starts (on the boundary) and the recorder (``steps`` + 1 rows;
+        default: the attack's steps)."""
         attack, clean, oracle = self.attack, self.clean, self.oracle
         rows = torch.arange(self.n, device=self.device)
         first = oracle.labels(clean, rows)
@@ -166,7 +171,7 @@ class _Run:
         hit = first == self.labels
         already = hit if self.toward else ~hit
         self.best_dist[already] = 0.0
-        recorder = Recorder(attack.steps + 1, self.n, k, self.device,
+        recorder = Recorder((attack.steps if steps is None else steps) + 1, self.n, k, self.device,
                             attack.record and not self.batch.lean)
 
         # the start: uniform noise that reaches the goal, then pulled toward the clean image
@@ -183,8 +188,22 @@ class _Run:
         start = rows[found & ~already]
         if start.numel():
             point[start] = self._bisect(noise[start], start)
-        used = torch.zeros(self.n, dtype=torch.long, device=self.device)
         self._record(recorder, 0, rows, k)
+        return first, k, already, found, point, recorder
+
+    def finish(self, first: torch.Tensor, k: int, used: torch.Tensor, recorder: Recorder
+               ) -> Outcome:
+        """The closest adversarial image shown of each sample (one-hot answers)."""
+        success = self.best_dist < math.inf
+        probs = F.one_hot(self.best_label, k).float()
+        return Outcome(self.best, success, probs, F.one_hot(first, k).float(), self.labels,
+                       used, recorder.trajectory(self.labels))
+
+    def go(self) -> Outcome:
+        attack, clean = self.attack, self.clean
+        rows = torch.arange(self.n, device=self.device)
+        first, k, already, found, point, recorder = self.begin()
+        used = torch.zeros(self.n, dtype=torch.long, device=self.device)
 
         for t in range(1, attack.steps + 1):
             idx = rows[found & ~already & (self.left(rows) > _RESERVE + 1)]
@@ -217,10 +236,7 @@ class _Run:
             used[idx] = t
             self._record(recorder, t, idx, k)
 
-        success = self.best_dist < math.inf
-        probs = F.one_hot(self.best_label, k).float()
-        return Outcome(self.best, success, probs, F.one_hot(first, k).float(), self.labels,
-                       used, recorder.trajectory(self.labels))
+        return self.finish(first, k, used, recorder)
 
     def _record(self, recorder: Recorder, row: int, idx: torch.Tensor, k: int) -> None:
         if recorder.enabled and idx.numel():
