@@ -52,17 +52,20 @@ def test_table_flags_and_report(model_file: str, digit_folder: Path, tmp_path: P
                                      "--limit", "10"])
     assert again.exit_code == 0, again.output
     resumed = json.loads(again.stdout)
-    assert resumed["resumed_rows"] == 20
+    assert resumed["resumed_rows"] == 30  # two budgets and the smallest-perturbation pass
+    assert resumed["minimal"]["broken"] > 0
     assert resumed["evaluations"] == doc["evaluations"]
 
 
 def test_json_is_one_document(model_file: str, digit_folder: Path, tmp_path: Path, tiny) -> None:  # type: ignore[no-untyped-def]
     result = CliRunner().invoke(app, ["evaluate", str(digit_folder), "--model", model_file,
                                       "--eps", "0.35", "--json", "--limit", "6", "--no-checks",
+                                      "--no-minimal",
                                       "--store", str(tmp_path / "s.sqlite")])
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     assert doc["images"] == 6 and doc["flags"] == [] and doc["store"].endswith("s.sqlite")
+    assert doc["minimal"] is None
     assert [a["after"] for a in doc["evaluations"][0]["accuracy_after"]] == [
         "clean", "apgd-ce", "apgd-t", "square"]
 

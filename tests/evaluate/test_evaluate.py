@@ -82,6 +82,22 @@ def test_broken_images_are_saved_and_really_fool_the_model(linear_model, digits,
         assert abs(float((adv - images[s.index]).abs().max()) - s.linf) < 1e-6
 
 
+def test_the_smallest_perturbation_pass_gives_the_whole_curve(linear_model, run) -> None:  # type: ignore[no-untyped-def]
+    assert run.minimal is not None and run.minimal.suite.labels == ["deepfool"]
+    found = [s for s in run.minimal.samples if s.correct and not s.robust]
+    assert found
+    for s in found:  # verified 8-bit adversarial images, smaller than the whole box
+        adv = load_image(s.png)
+        assert int(linear_model(adv[None]).argmax()) == s.adv_pred != s.label
+        assert 0 < s.linf < 0.5
+    curve = run.minimal_curve()
+    values = [p.robust_accuracy for p in curve]
+    assert values == sorted(values, reverse=True) and values[0] == 1.0
+    at_eps = max(p.robust_accuracy for p in curve if p.eps <= EPS + 1e-9 and p.eps >= EPS - 1e-3)
+    assert at_eps <= run.evaluations[0].robust_accuracy  # never above the budget's own answer
+    assert any(0 < p.robust_accuracy < 1 for p in curve if p.eps < EPS - 1e-3)  # between budgets
+
+
 def test_batch_size_does_not_change_any_result(linear_model, digits, tiny_suite, run) -> None:  # type: ignore[no-untyped-def]
     images, labels = digits
     other = evaluate(linear_model, (images[:20], labels[:20]), eps=[EPS], suite=tiny_suite,
@@ -111,7 +127,8 @@ def test_interrupted_run_resumes_to_identical_results(linear_model, digits, tiny
     assert _strip(resumed.evaluations[0].samples) == _strip(run.evaluations[0].samples)
     again = evaluate(linear_model, (images[:20], labels[:20]), eps=[EPS], suite=tiny_suite,
                      batch_size=6, store=store, checks=False)
-    assert again.resumed == 20 and again.evaluations[0].samples == resumed.evaluations[0].samples
+    assert again.resumed == 40  # the budget's rows and the smallest-perturbation pass's
+    assert again.evaluations[0].samples == resumed.evaluations[0].samples
 
 
 def test_another_model_or_threat_is_another_run(linear_model, digits, tiny_suite,
@@ -119,14 +136,12 @@ def test_another_model_or_threat_is_another_run(linear_model, digits, tiny_suite
     images, labels = digits
     store = tmp_path / "eval.sqlite"
     data = (images[:4], labels[:4])
-    evaluate(linear_model, data, eps=[EPS], suite=tiny_suite, store=store, checks=False)
-    assert evaluate(linear_model, data, eps=[0.3], suite=tiny_suite, store=store,
-                    checks=False).resumed == 0
+    options = {"store": store, "checks": False, "minimal": False}
+    evaluate(linear_model, data, eps=[EPS], suite=tiny_suite, **options)
+    assert evaluate(linear_model, data, eps=[0.3], suite=tiny_suite, **options).resumed == 0
     changed = dataclasses.replace(tiny_suite, attacks=tiny_suite.attacks[:1])
-    assert evaluate(linear_model, data, eps=[EPS], suite=changed, store=store,
-                    checks=False).resumed == 0
-    assert evaluate(linear_model, data, eps=[EPS], suite=tiny_suite, store=store,
-                    checks=False).resumed == 4
+    assert evaluate(linear_model, data, eps=[EPS], suite=changed, **options).resumed == 0
+    assert evaluate(linear_model, data, eps=[EPS], suite=tiny_suite, **options).resumed == 4
 
 
 def test_checks_flag_a_masked_gradient_and_not_an_honest_model(linear_model, masked_model, digits,

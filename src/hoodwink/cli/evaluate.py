@@ -50,6 +50,7 @@ def evaluate(
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Images per committed batch.")] = 32,
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="Only the first N images.")] = None,
     checks: Annotated[bool, typer.Option("--checks/--no-checks", help="Run the checks against false robustness.")] = True,
+    minimal: Annotated[bool, typer.Option("--minimal/--no-minimal", help="Also find each image's smallest perturbation (DeepFool, one pass): the curve over all eps.")] = True,
     engine: Annotated[str, typer.Option("--engine", help="local, or ray to shard the batches over a Ray actor pool (pip install 'hoodwink\\[ray]').")] = "local",
     workers: Annotated[int, typer.Option("--workers", min=1, help="Ray actors, each loading the model once.")] = 2,
     address: Annotated[str | None, typer.Option("--address", help="Ray cluster to connect to (auto, ray://HEAD:10001); default: start Ray here.")] = None,
@@ -82,7 +83,8 @@ def evaluate(
     try:
         result = _run(run_evaluation, classifier, dataset, radii, norm, the_suite, batch_size,
                       database, checks, quiet=json_output,
-                      engine={"engine": engine, "workers": workers, "address": address})
+                      engine={"engine": engine, "workers": workers, "address": address,
+                              "minimal": minimal})
     except Terminated:
         fail(f"terminated (SIGTERM); finished batches are in {database}: run the same command "
              "to resume", code=143)
@@ -125,7 +127,7 @@ def _run(run_evaluation: Any, classifier: Any, dataset: Any, radii: tuple[float,
         task = bar.add_task("evaluating", total=len(dataset) * len(radii), info="")
 
         def advance(p: Any) -> None:
-            info = (f"eps {p.eps * 255:g}/255: robust so far {p.robust}/{p.judged} "
+            info = (f"{p.stage}: robust so far {p.robust}/{p.judged} "
                     f"({p.robust / max(p.judged, 1):.0%})")
             if p.resumed:
                 info += f", {p.resumed} resumed"

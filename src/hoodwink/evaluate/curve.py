@@ -56,16 +56,19 @@ def budget_curve(evaluations: Sequence[Evaluation]) -> list[CurvePoint]:
     return points
 
 
-def minimal_curve(evaluations: Sequence[Evaluation], *, points: int = 64) -> list[CurvePoint]:
-    """Accuracy at eps from each image's smallest successful perturbation (Linf)."""
+def minimal_curve(evaluations: Sequence[Evaluation], *, points: int = 64,
+                  top: float | None = None) -> list[CurvePoint]:
+    """Accuracy at eps in [0, ``top``] from each image's smallest successful perturbation
+    (Linf) in any of ``evaluations`` (default ``top``: their largest eps)."""
     if not evaluations:
         return []
     smallest = minimal_linf(evaluations)
     samples = evaluations[0].samples
     n = max(len(samples), 1)
     correct = [s.index for s in samples if s.correct]
-    top = max(e.threat.eps for e in evaluations)
-    grid = sorted({top * k / (points - 1) for k in range(points)} | set(smallest.values()))
+    top = max(e.threat.eps for e in evaluations) if top is None else top
+    grid = sorted({top * k / (points - 1) for k in range(points)}
+                  | {v for v in smallest.values() if v <= top})
     return [CurvePoint(e, sum(1 for i in correct if smallest.get(i, float("inf")) > e) / n)
             for e in grid]
 

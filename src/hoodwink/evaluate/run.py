@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+from torch import nn
 
 from hoodwink.attacks.oracle import model_labels, num_classes
 from hoodwink.attacks.threat import ThreatModel
@@ -31,9 +32,19 @@ from hoodwink.evaluate.classes import Claim, ClassRow, dog_claim, per_class, per
 from hoodwink.evaluate.curve import CurvePoint, budget_curve, minimal_curve, parse_eps_list
 from hoodwink.evaluate.data import LabelledData, load_data
 from hoodwink.evaluate.store import Store, model_fingerprint, run_key
-from hoodwink.evaluate.suite import Evaluation, SampleRecord, Suite, attack_batch, get_suite
+from hoodwink.evaluate.suite import (
+    Evaluation,
+    SampleRecord,
+    Suite,
+    SuiteAttack,
+    attack_batch,
+    get_suite,
+)
 from hoodwink.models.classifier import model_input
 from hoodwink.models.labels import Labels
+
+#: The minimal-perturbation pass: DeepFool in the threat's norm with no eps bound.
+MINIMAL = Suite("minimal", (SuiteAttack("deepfool"),))
 
 
 @dataclass(frozen=True)
@@ -46,6 +57,7 @@ class Progress:
     robust: int
     judged: int
     resumed: int
+    stage: str = ""
 
 
 ProgressFn = Callable[[Progress], None]
@@ -64,6 +76,7 @@ class Report:
     flags: tuple[C.Flag, ...]
     resumed: int = 0
     image_names: tuple[str, ...] = field(default=(), repr=False)
+    minimal: Evaluation | None = None
 
     @property
     def clean_accuracy(self) -> float:
@@ -82,16 +95,22 @@ class Report:
     def curve(self) -> list[CurvePoint]:
         return budget_curve(self.evaluations)
 
+    @property
+    def _all(self) -> list[Evaluation]:
+        """The budgets' evaluations and the minimal-perturbation pass (for the smallest Linf)."""
+        return [*self.evaluations, *([self.minimal] if self.minimal is not None else [])]
+
     def minimal_curve(self) -> list[CurvePoint]:
-        return minimal_curve(self.evaluations)
+        top = max(e.threat.eps for e in self.evaluations)
+        return minimal_curve(self._all, top=top)
 
     def classes(self, evaluation: Evaluation | None = None) -> list[ClassRow]:
         e = evaluation or self.evaluations[0]
-        return per_class(e, self.names.names, self.evaluations)
+        return per_class(e, self.names.names, self._all)
 
     def groups(self, evaluation: Evaluation | None = None) -> list[ClassRow]:
         e = evaluation or self.evaluations[0]
-        return per_group(e, len(self.names), self.evaluations)
+        return per_group(e, len(self.names), self._all)
 
     def dog_claims(self) -> list[Claim]:
         return [c for c in (dog_claim(e, len(self.names)) for e in self.evaluations) if c is not None]
@@ -114,6 +133,10 @@ class Report:
             "resumed_rows": self.resumed,
             "evaluations": [e.summary() for e in self.evaluations],
             "curve": [p.to_dict() for p in self.curve()],
+            "minimal": None if self.minimal is None else {
+                "attack": "deepfool (Linf, 8-bit, verified)",
+                "broken": sum(1 for s in self.minimal.samples if s.correct and not s.robust),
+                "median_linf_255": self.minimal.summary()["median_linf_255"]},
             "minimal_curve": [p.to_dict() for p in self.minimal_curve()],
             "flags": [f.to_dict() for f in self.flags],
             "raised": [f.name for f in self.raised],
@@ -152,7 +175,7 @@ def evaluate(model: Any, data: Any, *, eps: Sequence[float | str] | str | float 
              images: str | os.PathLike[str] | None = None, checks: bool = True,
              check_samples: int = 16, limit: int | None = None,
              progress: ProgressFn | None = None, engine: str = "local", workers: int = 2,
-             address: str | None = None) -> Report:
+             address: str | None = None, minimal: bool = True) -> Report:
     """Evaluate ``model`` on labelled ``data`` with a worst-case ensemble at each ``eps``.
 
     Args:
@@ -168,6 +191,8 @@ def evaluate(model: Any, data: Any, *, eps: Sequence[float | str] | str | float 
         check_samples: images the costlier checks look at.
         limit: evaluate only the first ``limit`` images.
         progress: called after every batch.
+        minimal: also look for each image's smallest Linf perturbation with DeepFool
+            (one pass, any eps): the curve over the whole range and the per-class medians.
         engine: ``local``, or ``ray`` to shard the batches over a Ray actor pool
             (:mod:`hoodwink.evaluate.ray_engine`); the rows are the same.
         workers: Ray actors (each loads the model once); address: a Ray cluster
@@ -189,7 +214,7 @@ def evaluate(model: Any, data: Any, *, eps: Sequence[float | str] | str | float 
     db = store if isinstance(store, Store) else Store(store, images)
     try:
         return _evaluate(model, data, the_suite, threats, batch_size, db, checks, check_samples,
-                         progress, engine, workers, address)
+                         progress, engine, workers, address, minimal)
     finally:
         if owned:
             db.close()
@@ -198,26 +223,32 @@ def evaluate(model: Any, data: Any, *, eps: Sequence[float | str] | str | float 
 def _evaluate(model: Any, data: LabelledData, suite: Suite, threats: list[ThreatModel],
               batch_size: int, db: Store, checks: bool, check_samples: int,
               progress: ProgressFn | None, engine: str, workers: int,
-              address: str | None) -> Report:
+              address: str | None, minimal: bool) -> Report:
     model_hash = model_fingerprint(model)
     n = len(data)
-    total = n * len(threats)
-    keys = [run_key(model_hash, data.fingerprint, suite, t) for t in threats]
+    runs = [(suite, t) for t in threats]
+    if minimal and isinstance(model, nn.Module):
+        runs.append((MINIMAL, ThreatModel(threats[0].norm, 1.0 if threats[0].norm == "linf"
+                                          else float(data.image(0).numel()) ** 0.5)))
+    total = n * len(runs)
+    keys = [run_key(model_hash, data.fingerprint, s, t) for s, t in runs]
     done_before = [db.completed(k) for k in keys]
     resumed = sum(len(d) for d in done_before)
     finished = resumed
     evaluations = []
-    for threat, key, done in zip(threats, keys, done_before):
-        db.open_run(key, model=model_hash, data=data.fingerprint, suite=suite, threat=threat)
+    for (run_suite, threat), key, done in zip(runs, keys, done_before):
+        db.open_run(key, model=model_hash, data=data.fingerprint, suite=run_suite, threat=threat)
         records = dict(done)
         todo = [i for i in range(n) if i not in records]
+        stage = ("smallest perturbation" if run_suite is MINIMAL
+                 else f"eps {threat.eps * 255:g}/255")
         if engine == "ray":
             from hoodwink.evaluate.ray_engine import ray_batches
 
-            batches = ray_batches(model, data, suite, threat, todo, batch_size,
+            batches = ray_batches(model, data, run_suite, threat, todo, batch_size,
                                   workers=workers, address=address)
         else:
-            batches = _local_batches(model, data, suite, threat, todo, batch_size)
+            batches = _local_batches(model, data, run_suite, threat, todo, batch_size)
         for rows, adversarial in batches:
             kept = [_keep_png(db, key, r, adversarial[j]) for j, r in enumerate(rows)]
             db.commit(key, kept)
@@ -226,16 +257,17 @@ def _evaluate(model: Any, data: LabelledData, suite: Suite, threats: list[Threat
             if progress is not None:
                 judged = list(records.values())
                 progress(Progress(finished, total, threat.eps, sum(r.robust for r in judged),
-                                  len(judged), resumed))
+                                  len(judged), resumed, stage))
         if progress is not None and not todo:
             judged = list(records.values())
             progress(Progress(finished, total, threat.eps, sum(r.robust for r in judged),
-                              len(judged), resumed))
-        evaluations.append(Evaluation(threat, suite, tuple(records[i] for i in range(n)), key))
+                              len(judged), resumed, stage))
+        evaluations.append(Evaluation(threat, run_suite, tuple(records[i] for i in range(n)), key))
+    smallest = evaluations.pop() if len(evaluations) > len(threats) else None
     flags = _checks(model, data, suite, evaluations, db, batch_size, check_samples) if checks else ()
     names = model_labels(model, num_classes(model) or _classes_seen(evaluations))
     return Report(str(getattr(model, "name", type(model).__name__)), data.source, data.note, suite,
-                  names, tuple(evaluations), tuple(flags), resumed, data.names)
+                  names, tuple(evaluations), tuple(flags), resumed, data.names, smallest)
 
 
 def _local_batches(model: Any, data: LabelledData, suite: Suite, threat: ThreatModel,
