@@ -293,3 +293,13 @@ def test_a_missing_engine_is_refused(linear_model, digits) -> None:  # type: ign
     images, labels = digits
     with pytest.raises(ValueError, match="engine must be local or ray"):
         evaluate(linear_model, (images[:2], labels[:2]), engine="spark")
+
+
+def test_classes_never_misclassified_are_not_called_robust() -> None:
+    from hoodwink.evaluate.classes import ClassRow, ranked
+
+    rows = [ClassRow("wrong", 2, 0, 0, None), ClassRow("fooled", 2, 2, 0, 1.0),
+            ClassRow("fooled late", 2, 2, 0, 3.0), ClassRow("kept", 2, 2, 2, None)]
+    most, least = ranked(rows, 2)
+    assert [r.name for r in most] == ["kept", "fooled late"]
+    assert [r.name for r in least] == ["wrong", "fooled"]

@@ -113,7 +113,7 @@ def check_softmax(model: Any, images: torch.Tensor) -> Flag:
                "the model outputs logits")
     return Flag("softmax-output", raised, message,
                 {"min_output": float(out.min()), "row_sums": [round(float(s), 6) for s in sums[:8]],
-                 "last_module": type(last[-1]).__name__ if last else None})
+                 "last_registered_module": type(last[-1]).__name__ if last else None})
 
 
 def check_randomness(model: Any, images: torch.Tensor) -> Flag:

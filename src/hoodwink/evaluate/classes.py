@@ -121,9 +121,13 @@ def per_group(evaluation: Evaluation, num_classes: int,
 
 
 def ranked(rows: Sequence[ClassRow], n: int = 5) -> tuple[list[ClassRow], list[ClassRow]]:
-    """The ``n`` most and least robust classes (by robust accuracy, then median Linf)."""
+    """The ``n`` most and least robust classes: by robust accuracy, then by the median Linf
+    that fooled them (a class with no fooled image ranks by its accuracy alone: above the
+    fooled ones when it kept robust images, below them when it had none correct)."""
     def key(r: ClassRow) -> tuple[float, float]:
-        return (r.robust_accuracy, r.median_linf_255 if r.median_linf_255 is not None else 1e9)
+        if r.median_linf_255 is not None:
+            return (r.robust_accuracy, r.median_linf_255)
+        return (r.robust_accuracy, 1e9 if r.robust else -1.0)
 
     ordered = sorted(rows, key=key, reverse=True)
     return ordered[:n], ordered[::-1][:n]
