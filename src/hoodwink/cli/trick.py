@@ -131,7 +131,8 @@ def trick(
     if plot is not None:
         print_saved(save_picture(result, plot))
         if world.verification is not None:
-            print_saved(save_picture(world.verification, plot.with_name(f"{plot.stem}-verify.png")))
+            print_saved(save_picture(world.verification, plot.with_name(f"{plot.stem}-verify.png"),
+                                     names=[image]))
     if json_output:
         doc = {"image": image, **result.header_dict(), **result.sample_dict(0), "goal_probability": _moved(result),
                "trajectory": trajectory_dict(result), "out": saved, "plot": None if plot is None else str(plot),

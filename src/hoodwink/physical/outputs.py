@@ -75,8 +75,11 @@ class Outcome:
         if self.quality is not None:
             seen = names.name(int(self.result.adversarial_probabilities[index].argmax()))
             ok, before = bool(self.result.success[index]), bool(self.attacked.success[index])
+            linf = float(self.attacked.linf[index]) * 255
             if ok:
-                out.append(f"the JPEG (quality {self.quality}) read back is {seen}: still tricked")
+                out.append(f"the JPEG (quality {self.quality}) read back is {seen}: still tricked "
+                           f"(the perturbation was within {linf:.0f}/255; the Linf above counts "
+                           "JPEG's own changes too)")
             elif before:
                 out.append(f"the JPEG (quality {self.quality}) read back is {seen}: NOT tricked "
                            "(the PNG would be); try --robust-to jpeg or physical")
