@@ -41,14 +41,16 @@ from hoodwink.attacks.result import AttackResult, Trajectory
 from hoodwink.attacks.simba import SimBA, SimBADCT
 from hoodwink.attacks.square import Square
 from hoodwink.attacks.threat import NORMS, ThreatModel, parse_eps
+from hoodwink.attacks.transfer import MIFGSMDITI, Ensemble, TransferResult, transfer
 from hoodwink.attacks.trick import trick
 
 __all__ = [
-    "APGD", "APGDCE", "APGDDLR", "APGDT", "ATTACKS", "BIM", "FGSM", "MIFGSM", "NES", "NORMS", "PGD",
+    "APGD", "APGDCE", "APGDDLR", "APGDT", "ATTACKS", "BIM", "FGSM", "MIFGSM", "MIFGSMDITI", "NES",
+    "NORMS", "PGD",
     "Attack", "AttackBase", "AttackInfo", "AttackResult", "Batch", "Boundary", "CarliniWagnerL2",
-    "DeepFool",
-    "Goal", "GradientAttack", "HopSkipJump", "Oracle", "Outcome", "QueryBudgetError",
-    "QueryModel", "Recorder", "SimBA", "SimBADCT", "Square", "ThreatModel", "Trajectory",
+    "DeepFool", "Ensemble", "Goal", "GradientAttack", "HopSkipJump", "Oracle", "Outcome",
+    "QueryBudgetError", "QueryModel", "Recorder", "SimBA", "SimBADCT", "Square", "ThreatModel",
+    "Trajectory", "TransferResult",
     "attack_info", "dlr_loss", "dlr_targeted_loss", "get_attack", "list_attacks", "parse_eps",
-    "register_attack", "trick",
+    "register_attack", "transfer", "trick",
 ]

@@ -19,6 +19,7 @@ from hoodwink.cli import inside  # noqa: F401
 from hoodwink.cli import evaluate  # noqa: F401
 from hoodwink.cli import serve  # noqa: F401
 from hoodwink.cli import serve_model  # noqa: F401
+from hoodwink.cli import transfer  # noqa: F401
 # isort: on
 
 
