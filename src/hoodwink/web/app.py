@@ -274,7 +274,7 @@ def build_app(model: Classifier, limits: Limits | None = None, *, photos: Path |
                 change = gr.Image(label="The change, x50", format="png", interactive=False,
                                   height=260, elem_id="perturbation")
                 plot = gr.LinePlot(x="step", y="probability", color="class", y_lim=[0, 1],
-                                   label="Probabilities at every step", height=260, elem_id="trajectory")
+                                   label="Probabilities at every step", height=330, elem_id="trajectory")
             with gr.Row():
                 now = gr.Label(label="What it sees now", num_top_classes=5, elem_id="now")
                 with gr.Column():
