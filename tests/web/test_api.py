@@ -105,3 +105,22 @@ def test_stop(server: tuple[str, Any]) -> None:
     assert status.startswith("**stopped**"), status
     assert len(job.outputs()) < 100 and png is not None and "read back as" in seen_as
     assert client.predict(api_name=API_STOP) == ""  # nothing left to stop
+
+
+def test_explain_and_the_random_baseline(client: Any) -> None:
+    path = gradio_client.handle_file(client.predict("chelsea", api_name=API_SAMPLE))
+    picture, curves, text = client.predict(path, "saliency", "", api_name="/explain")
+    assert Path(picture).suffix == ".png" and "deletion AUC" in text and "random" in text
+    labels = {row[2] for row in curves["data"]}
+    assert labels == {"deletion, saliency", "insertion, saliency", "deletion, random", "insertion, random"}
+    _, _, text = client.predict(path, "saliency", "vultur", api_name="/explain")
+    assert "did you mean 'vulture'" in text
+
+
+def test_clean_vs_adversarial_after_a_trick(client: Any) -> None:
+    picture, text = client.predict("saliency", api_name="/explain_pair")
+    assert picture is None and "trick an image first" in text
+    path = gradio_client.handle_file(client.predict("chelsea", api_name=API_SAMPLE))
+    client.predict(path, "into", "vulture", "bim", 8, 10, api_name=API_TRICK)
+    picture, text = client.predict("saliency", api_name="/explain_pair")
+    assert Path(picture).suffix == ".png" and "adversarial: **vulture**" in text, text

@@ -98,6 +98,15 @@ def class_choices(labels: Labels) -> list[tuple[str, str]]:
     return sorted(choices, key=lambda c: c[0].lower())
 
 
+def explain_methods() -> list[str]:
+    """The registered explanation methods, fastest first, without the random baseline."""
+    from hoodwink.explain import list_methods
+
+    names = [m.name for m in list_methods() if m.name != "random"]
+    order = ["gradcam", "saliency", "integrated-gradients", "smoothgrad", "occlusion", "lime", "kernelshap"]
+    return sorted(names, key=lambda n: order.index(n) if n in order else len(order))
+
+
 def to_picture(image: torch.Tensor) -> np.ndarray:
     """(C, H, W) in [0, 1] as an (H, W, 3) uint8 array for the page."""
     pixels = torch.round(image.detach().float().clamp(0, 1) * 255).to(torch.uint8)
@@ -184,7 +193,7 @@ class TrickTab:
             stream = self.play.trick(pixels, TrickRequest(goal, target, attack, eps, int(steps)), stop)
             first = next(stream)
         except HoodwinkError as exc:
-            yield keep, keep, keep, keep, None, "", _warn(str(exc))
+            yield keep, keep, keep, keep, None, "", _warn(str(exc)), keep
             return
         key = _session(request)
         with self._stops_lock:
@@ -193,7 +202,7 @@ class TrickTab:
             names = self.play.model.labels
             update, previous = first, None
             while True:
-                yield self._render(update, names, previous)
+                yield self._render(update, names, previous, upload)
                 if update.done:
                     return
                 update, previous = next(stream), update
@@ -204,7 +213,8 @@ class TrickTab:
                 if self._stops.get(key) is stop:
                     del self._stops[key]
 
-    def _render(self, update: TrickUpdate, names: Labels, previous: TrickUpdate | None) -> tuple[Any, ...]:
+    def _render(self, update: TrickUpdate, names: Labels, previous: TrickUpdate | None,
+                upload: str | None) -> tuple[Any, ...]:
         """The outputs of one update; an image equal to the last one sent is not sent again."""
         goal = names.name(update.goal_class) if update.goal_class >= 0 else ""
         if update.done:
@@ -216,10 +226,124 @@ class TrickTab:
         same = previous is not None and torch.equal(previous.image, update.image)
         shown = gr.skip() if same else to_picture(update.image)
         change = gr.skip() if same else to_picture(update.perturbation)
+        last = {"upload": upload, "png": str(update.png)} if update.png is not None else gr.skip()
         return (shown, change,
                 trajectory_frame(update, names), bars(update.top),
                 str(update.png) if update.png is not None else None,
-                _read_back_text(update), status)
+                _read_back_text(update), status, last)
+
+
+class ExplainTab:
+    """The Explain tab: a map of the image, its deletion/insertion curves beside the random
+    baseline's, and clean vs adversarial for the image just tricked."""
+
+    def __init__(self, play: Playground, decode: Callable[[str | None], torch.Tensor]) -> None:
+        self.play = play
+        self.decode = decode
+
+    def run(self, upload: str | None, method: str, target: str | None) -> tuple[Any, Any, str]:
+        from hoodwink.viz import png as picture
+
+        try:
+            result, baseline = self.play.explain(self.decode(upload), method, target or None)
+        except HoodwinkError as exc:
+            return None, None, _warn(str(exc))
+        curves = faithfulness_frame(result, baseline)
+        f, r = result.faithfulness[0], baseline.faithfulness[0]
+        text = (f"**{result.method}** for **{result.target_names[0]}** "
+                f"({percent(result.probabilities[0])}): deletion AUC {f.deletion_auc:.3f} "
+                f"(random {r.deletion_auc:.3f}; lower is better), insertion AUC {f.insertion_auc:.3f} "
+                f"(random {r.insertion_auc:.3f}; higher is better).")
+        return _image(picture(result)), curves, text
+
+    def pair(self, last: dict[str, str] | None, method: str) -> tuple[Any, str]:
+        from hoodwink.images import load_image
+        from hoodwink.viz import png as picture
+
+        if not last:
+            return None, _warn("trick an image first (Trick tab); then its clean and adversarial maps show here")
+        try:
+            clean = self.decode(last.get("upload"))
+            adversarial = load_image(last["png"])
+            pair = self.play.explain_pair(clean, adversarial, method)
+        except HoodwinkError as exc:
+            return None, _warn(str(exc))
+        return _image(picture(pair)), (f"clean: **{pair.clean_prediction}**, adversarial: "
+                                       f"**{pair.adversarial_prediction}**")
+
+
+class StoryTab:
+    """The Story tab: the sections of ``hoodwink demo`` (:func:`hoodwink.demo.run_demo`, the same
+    numbers), computed once, on first asking, in the background, then served from the cache."""
+
+    def __init__(self, play: Playground, settings: Any = None) -> None:
+        self.play = play
+        self.settings = settings
+        self.report: Any = None
+        self.error = ""
+        self.state = "not started"
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        with self._lock:
+            if self._thread is not None and (self._thread.is_alive() or self.report is not None):
+                return
+            self.error = ""
+            self._thread = threading.Thread(target=self._work, name="hoodwink-story", daemon=True)
+            self._thread.start()
+
+    def _work(self) -> None:
+        from hoodwink.demo import run_demo
+
+        def progress(done: int, total: int, title: str) -> None:
+            self.state = f"{done}/{total}: {title}"
+
+        try:
+            with self.play.lock:
+                self.report = run_demo(self.play.workdir / "story", model=self.play.model,
+                                       settings=self.settings, progress=progress)
+        except HoodwinkError as exc:
+            self.error = str(exc)
+        except Exception as exc:  # the page gets one line, the log the rest
+            log.exception("story failed")
+            self.error = f"something went wrong: {type(exc).__name__}: {exc}"
+
+    def run(self) -> Iterator[tuple[Any, Any, str]]:
+        """Start the story (once) and stream its progress; then the pictures and the page."""
+        self.start()
+        thread = self._thread
+        while thread is not None and thread.is_alive():
+            yield gr.skip(), gr.skip(), f"telling the story (once; then it is kept): {self.state}"
+            thread.join(timeout=1.0)
+        if self.report is None:
+            yield None, None, _warn(self.error or "the story could not be told")
+            return
+        report = self.report
+        sections = "\n".join(f"{i}. {title}" for i, title in enumerate(report.sections, 1))
+        gallery = [(str(path), path.stem.replace("-", " ")) for path in report.figures]
+        yield gallery, str(report.page), (f"Computed in {report.seconds:.0f} s on {report.model} "
+                                           f"(the numbers of `hoodwink demo`):\n\n{sections}")
+
+
+def faithfulness_frame(result: Any, baseline: Any) -> pd.DataFrame:
+    """Deletion and insertion curves of a map and of the random baseline (long format)."""
+    rows = []
+    for label, explanation in ((result.method, result), ("random", baseline)):
+        f = explanation.faithfulness[0]
+        for kind, curve in (("deletion", f.deletion_curve), ("insertion", f.insertion_curve)):
+            last = max(len(curve) - 1, 1)
+            rows += [(k / last, float(p), f"{kind}, {label}") for k, p in enumerate(curve)]
+    return pd.DataFrame(rows, columns=["fraction of pixels", "probability", "curve"])
+
+
+def _image(png: bytes) -> Any:
+    import io
+
+    from PIL import Image
+
+    with Image.open(io.BytesIO(png)) as im:
+        return np.asarray(im.convert("RGB"))
 
 
 def _session(request: gr.Request | None) -> str:
@@ -227,11 +351,12 @@ def _session(request: gr.Request | None) -> str:
 
 
 def build_app(model: Classifier, limits: Limits | None = None, *, photos: Path | None = SHARED_PHOTOS,
-              workdir: Path | None = None) -> gr.Blocks:
+              workdir: Path | None = None, story: Any = None) -> gr.Blocks:
     """The playground's Blocks for ``model`` (call ``.launch()`` on it; see :func:`launch`).
 
     ``photos``: a folder of photos to offer as samples besides the bundled ones (by default
-    the project's shared ImageNet photos, when that folder exists).
+    the project's shared ImageNet photos, when that folder exists). ``story``: the
+    :class:`~hoodwink.demo.DemoSettings` of the Story tab (default: the demo's own).
     """
     limits = limits or Limits()
     play = Playground(model, limits, workdir)
@@ -281,13 +406,54 @@ def build_app(model: Classifier, limits: Limits | None = None, *, photos: Path |
                     png = gr.File(label="The 8-bit PNG", interactive=False, elem_id="png")
                     seen = gr.Markdown(elem_id="read-back")
 
+            last_trick = gr.State(None)
             sample.change(tab.pick_sample, sample, image, api_name=API_SAMPLE.strip("/"), queue=False)
             image.change(tab.show_top5, image, [top5, status], api_name=API_PREDICT.strip("/"),
                          concurrency_id="model", concurrency_limit=limits.concurrency)
             start.click(tab.run, [image, goal, target, attack, eps, steps],
-                        [shown, change, plot, now, png, seen, status], api_name=API_TRICK.strip("/"),
+                        [shown, change, plot, now, png, seen, status, last_trick], api_name=API_TRICK.strip("/"),
                         concurrency_id="model", concurrency_limit=limits.concurrency)
             stop.click(tab.stop, None, status, api_name=API_STOP.strip("/"), queue=False)
+        with gr.Tab("Explain", id="explain"):
+            explainer = ExplainTab(play, tab.decode)
+            gr.Markdown("Where did the network look? The map of the image from the Trick tab, and "
+                        "whether to believe it: deleting the pixels it ranks first should make the "
+                        "class vanish sooner than deleting random ones.")
+            with gr.Row():
+                method = gr.Dropdown(choices=explain_methods(), value="gradcam", label="Method",
+                                     elem_id="method")
+                explain_target = gr.Dropdown(choices=class_choices(labels), value=None,
+                                             label="Class to explain (empty: the predicted one)",
+                                             filterable=True, allow_custom_value=True,
+                                             elem_id="explain-target")
+                explain_button = gr.Button("Explain", variant="primary", elem_id="explain")
+            explain_text = gr.Markdown(elem_id="explain-status")
+            with gr.Row():
+                explain_picture = gr.Image(label="The map", format="png", interactive=False,
+                                           elem_id="explain-map")
+                curves = gr.LinePlot(x="fraction of pixels", y="probability", color="curve",
+                                     y_lim=[0, 1], label="Deletion and insertion, beside random",
+                                     height=330, elem_id="explain-curves")
+            pair_button = gr.Button("Clean vs adversarial: the image just tricked", elem_id="pair")
+            pair_text = gr.Markdown(elem_id="pair-status")
+            pair_picture = gr.Image(label="Clean vs adversarial", format="png", interactive=False,
+                                    elem_id="pair-map")
+            explain_button.click(explainer.run, [image, method, explain_target],
+                                 [explain_picture, curves, explain_text], api_name="explain",
+                                 concurrency_id="model", concurrency_limit=limits.concurrency)
+            pair_button.click(explainer.pair, [last_trick, method], [pair_picture, pair_text],
+                              api_name="explain_pair", concurrency_id="model",
+                              concurrency_limit=limits.concurrency)
+        with gr.Tab("Story", id="story"):
+            teller = StoryTab(play, story)
+            gr.Markdown("The talk, retold on this network: the sections of `hoodwink demo`, with its "
+                        "numbers. They are computed once (a few minutes on a CPU), then kept.")
+            story_button = gr.Button("Tell the story", variant="primary", elem_id="story")
+            story_text = gr.Markdown(elem_id="story-status")
+            story_gallery = gr.Gallery(label="The pictures", columns=2, height="auto", elem_id="story-gallery")
+            story_page = gr.File(label="The whole page (HTML)", interactive=False, elem_id="story-page")
+            story_button.click(teller.run, None, [story_gallery, story_page, story_text], api_name="story",
+                               concurrency_id="story", concurrency_limit=1)
     app.queue(max_size=limits.queue_size, default_concurrency_limit=limits.concurrency)
     _PLAYGROUNDS[id(app)] = play
     return app

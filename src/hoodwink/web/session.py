@@ -192,6 +192,26 @@ class Playground:
         with self.lock:
             return predict(self.model, [pixels], top=top)[0].predictions
 
+    def explain(self, pixels: torch.Tensor, method: str, target: str | None,
+                steps: int = 16) -> tuple[Any, Any]:
+        """The explanation of one image by ``method`` (faithfulness scored) and the random
+        baseline's for the same class (:func:`hoodwink.explain.explain`, one model user at a time)."""
+        from hoodwink.explain import explain
+
+        cls = self.find_class(target) if target is not None and str(target).strip() else None
+        with self.lock:
+            result = explain(self.model, pixels, method, target=cls, steps=steps)
+            baseline = explain(self.model, pixels, "random", target=result.targets[0], steps=steps)
+        return result, baseline
+
+    def explain_pair(self, clean: torch.Tensor, adversarial: torch.Tensor, method: str) -> Any:
+        """Maps of the clean image and of the adversarial one for the clean class
+        (:func:`hoodwink.explain.explain_attack`)."""
+        from hoodwink.explain import explain_attack
+
+        with self.lock:
+            return explain_attack(self.model, clean, adversarial, method)
+
     def find_class(self, name: str | None) -> int:
         """A class by any name, synonym or index ("did you mean ...?" when unknown)."""
         if name is None or not str(name).strip():
