@@ -25,10 +25,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from hoodwink.errors import HoodwinkError
+from hoodwink.errors import HoodwinkError, ImageError
 from hoodwink.models.classifier import Classifier
 from hoodwink.models.labels import Labels
 from hoodwink.predict import Prediction
+from hoodwink.web.digits import ARCHS, SHARED_MNIST, DigitsLab, canvas_to_digit
 from hoodwink.web.limits import Limits, decode_data_url, read_upload
 from hoodwink.web.samples import SHARED_PHOTOS, Samples
 from hoodwink.web.session import (
@@ -326,6 +327,54 @@ class StoryTab:
                                            f"(the numbers of `hoodwink demo`):\n\n{sections}")
 
 
+class DigitsTab:
+    """The Digits tab: draw a digit, see the three nets' probabilities live, the linear net's
+    templates, and trick the drawing into another digit."""
+
+    def __init__(self, lab: DigitsLab) -> None:
+        self.lab = lab
+
+    @staticmethod
+    def drawing(value: Any) -> torch.Tensor:
+        """The canvas's picture as a (1, 28, 28) MNIST-like digit."""
+        if isinstance(value, dict):
+            value = value.get("composite")
+        if value is None:
+            raise ImageError("draw a digit first")
+        return canvas_to_digit(np.asarray(value))
+
+    def _status(self, arch: str) -> str:
+        net = self.lab.trained(arch)
+        return (f"the **{arch}** net: {net.accuracy:.1%} right on its test images ({net.note}; "
+                f"ready in {net.seconds:.0f} s)")
+
+    def live(self, value: Any, arch: str) -> tuple[Any, str]:
+        try:
+            digit = self.drawing(value)
+            return self.lab.predict(arch, digit), self._status(arch)
+        except HoodwinkError as exc:
+            return None, _warn(str(exc)) if "draw a digit" not in str(exc) else str(exc)
+
+    def templates(self) -> tuple[Any, str]:
+        try:
+            return _image(self.lab.templates_png()), self._status("linear")
+        except HoodwinkError as exc:
+            return None, _warn(str(exc))
+
+    def trick(self, value: Any, arch: str, into: str, eps: float, steps: float) -> tuple[Any, Any, str]:
+        try:
+            digit = self.drawing(value)
+            result = self.lab.trick(arch, digit, str(into), float(eps), int(steps))
+        except HoodwinkError as exc:
+            return None, None, _warn(str(exc))
+        after = result.adversarial_predictions[0]
+        picture = to_picture(result.adversarial[0]).repeat(8, axis=0).repeat(8, axis=1)
+        verdict = "tricked" if bool(result.success[0]) else "not tricked"
+        return picture, bars(after), (f"**{verdict}**: the {arch} net now sees **{after[0].name}** "
+                                      f"({percent(after[0].probability)}) after {int(result.steps[0])} steps "
+                                      f"of at most {float(eps):g} per pixel")
+
+
 def faithfulness_frame(result: Any, baseline: Any) -> pd.DataFrame:
     """Deletion and insertion curves of a map and of the random baseline (long format)."""
     rows = []
@@ -351,12 +400,13 @@ def _session(request: gr.Request | None) -> str:
 
 
 def build_app(model: Classifier, limits: Limits | None = None, *, photos: Path | None = SHARED_PHOTOS,
-              workdir: Path | None = None, story: Any = None) -> gr.Blocks:
+              workdir: Path | None = None, story: Any = None, lab: DigitsLab | None = None) -> gr.Blocks:
     """The playground's Blocks for ``model`` (call ``.launch()`` on it; see :func:`launch`).
 
     ``photos``: a folder of photos to offer as samples besides the bundled ones (by default
     the project's shared ImageNet photos, when that folder exists). ``story``: the
-    :class:`~hoodwink.demo.DemoSettings` of the Story tab (default: the demo's own).
+    :class:`~hoodwink.demo.DemoSettings` of the Story tab (default: the demo's own). ``lab``:
+    the Digits tab's nets (default: trained on ``../shared/data/mnist`` or a drawn set).
     """
     limits = limits or Limits()
     play = Playground(model, limits, workdir)
@@ -444,6 +494,45 @@ def build_app(model: Classifier, limits: Limits | None = None, *, photos: Path |
             pair_button.click(explainer.pair, [last_trick, method], [pair_picture, pair_text],
                               api_name="explain_pair", concurrency_id="model",
                               concurrency_limit=limits.concurrency)
+        with gr.Tab("Digits", id="digits"):
+            digits = DigitsTab(lab if lab is not None else DigitsLab(SHARED_MNIST))
+            gr.Markdown("The lecture's small networks on handwritten digits: a linear classifier, a "
+                        "2-layer dense net and a small CNN, trained here the first time you use them. "
+                        "Draw a digit and watch their probabilities as you draw.")
+            with gr.Row():
+                with gr.Column():
+                    arch = gr.Radio(list(ARCHS), value="linear", label="Network", elem_id="arch")
+                    pad = gr.Sketchpad(label="Draw a digit", type="numpy", canvas_size=(280, 280),
+                                       elem_id="pad")
+                with gr.Column():
+                    digit_status = gr.Markdown(elem_id="digits-status")
+                    digit_probs = gr.Label(label="What it sees", num_top_classes=10, elem_id="digit-probs")
+            with gr.Row():
+                into_digit = gr.Dropdown([str(d) for d in range(10)], value="3", label="Trick it into",
+                                         elem_id="into-digit")
+                digit_eps = gr.Slider(0.05, 0.5, value=0.2, step=0.05, label="eps (pixel units)",
+                                      elem_id="digit-eps")
+                digit_steps = gr.Slider(1, min(50, limits.max_steps), value=min(20, limits.max_steps),
+                                        step=1, label="Steps", elem_id="digit-steps")
+                digit_trick = gr.Button("Trick it", variant="primary", elem_id="digit-trick")
+            with gr.Row():
+                tricked = gr.Image(label="The tricked drawing", format="png", interactive=False,
+                                   elem_id="digit-tricked")
+                tricked_probs = gr.Label(label="What it sees now", num_top_classes=5, elem_id="digit-now")
+            trick_text = gr.Markdown(elem_id="digit-trick-status")
+            show_templates = gr.Button("The linear net's 10 templates", elem_id="templates")
+            templates = gr.Image(label="Templates (red raises the class, blue lowers it)", format="png",
+                                 interactive=False, elem_id="templates-image")
+            digit_events = {"concurrency_id": "digits", "concurrency_limit": 1}
+            pad.change(digits.live, [pad, arch], [digit_probs, digit_status], trigger_mode="always_last",
+                       show_progress="hidden", api_name="digits_live", **digit_events)  # type: ignore[arg-type]
+            arch.change(digits.live, [pad, arch], [digit_probs, digit_status], api_visibility="private",
+                        **digit_events)  # type: ignore[arg-type]
+            digit_trick.click(digits.trick, [pad, arch, into_digit, digit_eps, digit_steps],
+                              [tricked, tricked_probs, trick_text], api_name="digits_trick",
+                              **digit_events)  # type: ignore[arg-type]
+            show_templates.click(digits.templates, None, [templates, digit_status], api_name="templates",
+                                 **digit_events)  # type: ignore[arg-type]
         with gr.Tab("Story", id="story"):
             teller = StoryTab(play, story)
             gr.Markdown("The talk, retold on this network: the sections of `hoodwink demo`, with its "
