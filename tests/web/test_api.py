@@ -62,7 +62,9 @@ def test_trick_streams_one_update_per_step_and_the_png_is_the_target(client: Any
     # the tiny model needs 5 steps: the start and 5 steps stream, then the answer
     assert len(steps) == 6
     assert [s[6].split(":")[0] for s in steps] == [f"step {i}" for i in range(6)]
-    assert [max(r[0] for r in s[2]["data"]) for s in steps] == list(range(6))  # the plot grows
+    plots = [s[2].get("value", s[2]) for s in steps]  # an update with the data and the colours
+    assert [max(r[0] for r in p["data"]) for p in plots] == list(range(6))  # the plot grows
+    assert steps[-1][2]["caption"].startswith("red: vulture")  # the goal's curve, named
     assert all(s[4] is None for s in steps) and status.startswith("**tricked**")
     assert now["label"] == "vulture" and "**vulture**" in seen
     # the downloaded PNG is read back as the target, as `hoodwink predict` reads a file
@@ -112,7 +114,7 @@ def test_explain_and_the_random_baseline(client: Any) -> None:
     picture, curves, text = client.predict(path, "saliency", "", api_name="/explain")
     assert Path(picture).suffix == ".png" and "deletion AUC" in text and "random" in text
     labels = {row[2] for row in curves["data"]}
-    assert labels == {"deletion, saliency", "insertion, saliency", "deletion, random", "insertion, random"}
+    assert labels == {"deletion, map", "insertion, map", "deletion, random", "insertion, random"}
     _, _, text = client.predict(path, "saliency", "vultur", api_name="/explain")
     assert "did you mean 'vulture'" in text
 

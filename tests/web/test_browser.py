@@ -113,10 +113,13 @@ def test_bad_upload_shows_a_message(browser: Any, tmp_path: Path) -> None:
 @pytest.mark.skipif(not os.environ.get("HOODWINK_SCREENSHOTS"),
                     reason="set HOODWINK_SCREENSHOTS=docs/img to make the README's screenshots")
 def test_readme_screenshots(browser: Any, imagenet_model: Any, tmp_path: Path) -> None:
+    """One screenshot per tab, from the real network (the Story with the demo's quick settings)."""
+    from hoodwink.demo import DemoSettings
+
     out = Path(os.environ["HOODWINK_SCREENSHOTS"])
     out.mkdir(parents=True, exist_ok=True)
     limits = Limits()
-    app = build_app(imagenet_model, limits, workdir=tmp_path / "work")
+    app = build_app(imagenet_model, limits, workdir=tmp_path / "work", story=DemoSettings.quick())
     url = launch(app, port=None, limits=limits, block=False)
     page = browser.new_page(viewport={"width": 1280, "height": 1100})
     sample = "photo: giant panda" if SHARED_PHOTOS.is_dir() else "chelsea"
@@ -124,6 +127,37 @@ def test_readme_screenshots(browser: Any, imagenet_model: Any, tmp_path: Path) -
         text = trick_in_page(page, url, sample, "vulture", 30, timeout_s=300)
         assert "read back as vulture" in text
         page.screenshot(path=str(out / "serve-trick.png"), full_page=True)
+
+        page.get_by_role("tab", name="Explain").click()
+        page.locator("#explain").click()
+        page.locator("#explain-status").get_by_text("deletion AUC").wait_for(timeout=300_000)
+        page.locator("#pair").click()
+        page.locator("#pair-status").get_by_text("adversarial:").wait_for(timeout=300_000)
+        page.screenshot(path=str(out / "serve-explain.png"), full_page=True)
+
+        page.get_by_role("tab", name="Digits").click()
+        page.locator('#pad button[aria-label="Brush"]').first.click()
+        canvas = page.locator("#pad canvas").last
+        canvas.wait_for()
+        box = canvas.bounding_box()
+        assert box is not None
+        x0, y0 = box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.2
+        page.mouse.move(x0, y0)
+        page.mouse.down()
+        for dx, dy in ((0.4, 0.0), (0.1, 0.3), (0.3, 0.35), (0.15, 0.6), (0.4, 0.6)):  # a "7"-ish "3"
+            page.mouse.move(box["x"] + box["width"] * (0.3 + dx * 0.9), y0 + box["height"] * dy, steps=8)
+        page.mouse.up()
+        page.locator("#digits-status").get_by_text("right on its test images").wait_for(timeout=300_000)
+        page.locator("#digit-trick").click()
+        page.locator("#digit-trick-status").get_by_text("now sees").wait_for(timeout=300_000)
+        page.locator("#templates").click()
+        page.locator("#templates-image img").wait_for(timeout=300_000)
+        page.screenshot(path=str(out / "serve-digits.png"), full_page=True)
+
+        page.get_by_role("tab", name="Story").click()
+        page.locator("#story").click()
+        page.locator("#story-status").get_by_text("Computed in").wait_for(timeout=600_000)
+        page.screenshot(path=str(out / "serve-story.png"), full_page=True)
     finally:
         page.close()
         close(app)

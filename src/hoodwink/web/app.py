@@ -108,6 +108,27 @@ def explain_methods() -> list[str]:
     return sorted(names, key=lambda n: order.index(n) if n in order else len(order))
 
 
+#: Colours of the trajectory's classes (the goal's first), named in the plot's caption: the
+#: plot's own legend is cut off by Gradio's fixed plot height.
+PALETTE = (("red", "#d62728"), ("blue", "#1f77b4"), ("green", "#2ca02c"), ("orange", "#ff7f0e"),
+           ("purple", "#9467bd"), ("brown", "#8c564b"), ("pink", "#e377c2"), ("gray", "#7f7f7f"))
+#: The Explain tab's four curves and their colours.
+CURVES = {"deletion, map": "#d62728", "insertion, map": "#1f77b4", "deletion, random": "#ff9896",
+          "insertion, random": "#aec7e8"}
+
+
+def trajectory_plot(update: TrickUpdate, names: Labels) -> tuple[Any, str]:
+    """The trajectory as a LinePlot update (the data, a colour per class) and its legend in
+    words ("red: vulture · blue: giant panda"), shown in the status line."""
+    frame = trajectory_frame(update, names)
+    classes = [names.name(c) for c in update.classes]
+    colours = {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(dict.fromkeys(classes))}
+    legend = " · ".join(f"{colour}: {name}" for name, (colour, _) in colours.items())
+    plot = gr.LinePlot(value=frame, color_map={name: code for name, (_, code) in colours.items()},
+                       caption=legend)
+    return plot, legend
+
+
 def to_picture(image: torch.Tensor) -> np.ndarray:
     """(C, H, W) in [0, 1] as an (H, W, 3) uint8 array for the page."""
     pixels = torch.round(image.detach().float().clamp(0, 1) * 255).to(torch.uint8)
@@ -228,8 +249,9 @@ class TrickTab:
         shown = gr.skip() if same else to_picture(update.image)
         change = gr.skip() if same else to_picture(update.perturbation)
         last = {"upload": upload, "png": str(update.png)} if update.png is not None else gr.skip()
-        return (shown, change,
-                trajectory_frame(update, names), bars(update.top),
+        plot, legend = trajectory_plot(update, names)
+        status += f"  \nplot: {legend}"
+        return (shown, change, plot, bars(update.top),
                 str(update.png) if update.png is not None else None,
                 _read_back_text(update), status, last)
 
@@ -371,14 +393,15 @@ class DigitsTab:
         picture = to_picture(result.adversarial[0]).repeat(8, axis=0).repeat(8, axis=1)
         verdict = "tricked" if bool(result.success[0]) else "not tricked"
         return picture, bars(after), (f"**{verdict}**: the {arch} net now sees **{after[0].name}** "
-                                      f"({percent(after[0].probability)}) after {int(result.steps[0])} steps "
+                                      f"({percent(after[0].probability)}) after {int(result.steps[0])} "
+                                      f"step{'s' if int(result.steps[0]) != 1 else ''} "
                                       f"of at most {float(eps):g} per pixel")
 
 
 def faithfulness_frame(result: Any, baseline: Any) -> pd.DataFrame:
     """Deletion and insertion curves of a map and of the random baseline (long format)."""
     rows = []
-    for label, explanation in ((result.method, result), ("random", baseline)):
+    for label, explanation in (("map", result), ("random", baseline)):
         f = explanation.faithfulness[0]
         for kind, curve in (("deletion", f.deletion_curve), ("insertion", f.insertion_curve)):
             last = max(len(curve) - 1, 1)
@@ -483,7 +506,9 @@ def build_app(model: Classifier, limits: Limits | None = None, *, photos: Path |
                                            elem_id="explain-map")
                 curves = gr.LinePlot(x="fraction of pixels", y="probability", color="curve",
                                      y_lim=[0, 1], label="Deletion and insertion, beside random",
-                                     height=330, elem_id="explain-curves")
+                                     color_map=CURVES, height=330, elem_id="explain-curves",
+                                     caption="deletion: red (the map's order), pink (random); "
+                                             "insertion: blue (the map's order), light blue (random)")
             pair_button = gr.Button("Clean vs adversarial: the image just tricked", elem_id="pair")
             pair_text = gr.Markdown(elem_id="pair-status")
             pair_picture = gr.Image(label="Clean vs adversarial", format="png", interactive=False,
@@ -498,7 +523,8 @@ def build_app(model: Classifier, limits: Limits | None = None, *, photos: Path |
             digits = DigitsTab(lab if lab is not None else DigitsLab(SHARED_MNIST))
             gr.Markdown("The lecture's small networks on handwritten digits: a linear classifier, a "
                         "2-layer dense net and a small CNN, trained here the first time you use them. "
-                        "Draw a digit and watch their probabilities as you draw.")
+                        "Pick the brush (left of the canvas), draw a digit and watch their probabilities "
+                        "as you draw.")
             with gr.Row():
                 with gr.Column():
                     arch = gr.Radio(list(ARCHS), value="linear", label="Network", elem_id="arch")
@@ -539,7 +565,8 @@ def build_app(model: Classifier, limits: Limits | None = None, *, photos: Path |
                         "numbers. They are computed once (a few minutes on a CPU), then kept.")
             story_button = gr.Button("Tell the story", variant="primary", elem_id="story")
             story_text = gr.Markdown(elem_id="story-status")
-            story_gallery = gr.Gallery(label="The pictures", columns=2, height="auto", elem_id="story-gallery")
+            story_gallery = gr.Gallery(label="The pictures", columns=2, height="auto", object_fit="contain",
+                                       elem_id="story-gallery")
             story_page = gr.File(label="The whole page (HTML)", interactive=False, elem_id="story-page")
             story_button.click(teller.run, None, [story_gallery, story_page, story_text], api_name="story",
                                concurrency_id="story", concurrency_limit=1)
