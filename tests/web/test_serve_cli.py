@@ -62,8 +62,15 @@ def test_options_reach_the_server(served: dict[str, Any], tmp_path: Path) -> Non
     assert "warning: serving on 0.0.0.0: anyone who can reach this address" in result.stderr
 
 
+def test_digits_files_reach_the_lab(served: dict[str, Any]) -> None:
+    result = CliRunner().invoke(app, ["serve", "--model", served["file"], "--digits", served["file"]])
+    assert result.exit_code == 0, result.output
+    assert served["lab"].files == {"linear": Path(served["file"])}
+
+
 @pytest.mark.parametrize("args, words", [(["--max-eps", "300/255"], "eps"), (["--max-steps", "0"], "--max-steps"),
-                                         (["--photos", "/no/such/folder"], "not a folder")])
+                                         (["--photos", "/no/such/folder"], "not a folder"),
+                                         (["--digits", "/no/such.safetensors"], "no/such.safetensors")])
 def test_bad_options_are_one_line(served: dict[str, Any], args: list[str], words: str) -> None:
     result = CliRunner().invoke(app, ["serve", "--model", served["file"], *args])
     assert result.exit_code in (1, 2) and words in result.output and "Traceback" not in result.output

@@ -35,6 +35,10 @@ def serve(
     photos: Annotated[Path | None, typer.Option(
         "--photos", help="A folder of photos to offer as samples (default: "
                          "../shared/data/imagenet-samples/images when it exists).")] = None,
+    digits: Annotated[list[Path] | None, typer.Option(
+        "--digits", metavar="FILE", help="A digits net from `hoodwink train` for the Digits tab "
+                                         "(linear, mlp or cnn; repeat for several). Default: "
+                                         "trained on first use.")] = None,
     model: ModelOption = DEFAULT_MODEL,
     device: DeviceOption = None,
 ) -> None:
@@ -54,6 +58,9 @@ def serve(
         raise HoodwinkError(f"{NEEDS_WEB} ({exc})") from None
     if photos is not None and not photos.is_dir():
         raise HoodwinkError(f"--photos {photos}: not a folder")
+    from hoodwink.web.digits import SHARED_MNIST, DigitsLab, digits_files
+
+    lab = DigitsLab(SHARED_MNIST, digits_files(list(digits or [])))
     if not is_local(host):
         err_console.print(f"[bold yellow]warning:[/] serving on {host}: anyone who can reach this "
                           "address can use the model (there is no login)", highlight=False)
@@ -66,4 +73,4 @@ def serve(
         console.print(f"hoodwink playground on {url} (Ctrl-C to stop)", highlight=False, soft_wrap=True)
 
     serve_app(classifier, host=host, port=port, share=share, open_browser=open_browser, limits=limits,
-              photos=photos if photos is not None else SHARED_PHOTOS, on_ready=ready)
+              photos=photos if photos is not None else SHARED_PHOTOS, lab=lab, on_ready=ready)

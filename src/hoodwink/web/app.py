@@ -614,11 +614,11 @@ def launch(app: gr.Blocks, *, host: str = "127.0.0.1", port: int | None = 7860, 
 
 def serve(model: Classifier, *, host: str = "127.0.0.1", port: int = 7860, share: bool = False,
           open_browser: bool = False, limits: Limits | None = None, photos: Path | None = SHARED_PHOTOS,
-          on_ready: Callable[[str], None] | None = None) -> None:
+          lab: DigitsLab | None = None, on_ready: Callable[[str], None] | None = None) -> None:
     """Build the playground for ``model``, start it, tell ``on_ready`` its URL, serve until
     interrupted (what ``hoodwink serve`` runs)."""
     limits = limits or Limits()
-    app = build_app(model, limits, photos=photos)
+    app = build_app(model, limits, photos=photos, lab=lab)
     try:
         url = launch(app, host=host, port=port, share=share, open_browser=open_browser, limits=limits,
                      block=False)

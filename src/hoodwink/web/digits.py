@@ -97,6 +97,20 @@ def canvas_to_digit(pixels: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(out).unsqueeze(0)
 
 
+def digits_files(paths: list[Path]) -> dict[str, Path]:
+    """Saved digits nets (``hoodwink train`` output) by architecture, from their metadata."""
+    from hoodwink.models.registry import read_metadata
+
+    files: dict[str, Path] = {}
+    for path in paths:
+        arch = str(read_metadata(path).get("arch", ""))
+        if arch not in ARCHS:
+            raise ParameterError(f"{path}: a {arch or 'non-digits'} net; the Digits tab takes "
+                                 f"{', '.join(ARCHS)} (from hoodwink train)")
+        files[arch] = path
+    return files
+
+
 @dataclass(frozen=True)
 class Trained:
     """A digits net and how it was trained."""
