@@ -136,6 +136,17 @@ def test_closing_the_stream_stops_the_worker(tmp_path: Path) -> None:
     assert not play.lock.locked()
 
 
+def test_a_stream_closed_with_a_full_queue_leaves_no_thread(tmp_path: Path) -> None:
+    model, _ = slow_model(0.0)
+    play = Playground(model, Limits(), tmp_path)  # type: ignore[arg-type]
+    before = {t.ident for t in threading.enumerate()}
+    stream = play.trick(hoodwink.load_image("black"), TrickRequest("into", "vulture", eps=1, steps=200))
+    next(stream)
+    time.sleep(0.5)  # the worker fills the queue and waits
+    stream.close()
+    assert {t.ident for t in threading.enumerate()} == before and not play.lock.locked()
+
+
 def test_the_model_never_runs_twice_at_once(tmp_path: Path) -> None:
     model, slow = slow_model(0.002)
     play = Playground(model, Limits(), tmp_path)  # type: ignore[arg-type]

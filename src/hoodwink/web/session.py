@@ -274,6 +274,17 @@ class Playground:
                 except queue.Full:
                     continue
 
+        closed = threading.Event()  # the consumer is gone: nothing more is read
+
+        def deliver(item: tuple[str, Any]) -> None:
+            """The last message: wait for room unless no one will read it."""
+            while not closed.is_set():
+                try:
+                    channel.put(item, timeout=0.05)
+                    return
+                except queue.Full:
+                    continue
+
         def on_step(step: Step) -> None:
             check()
             probs = step.probabilities[0].detach().float().cpu().clone()
@@ -295,14 +306,14 @@ class Playground:
                         image, status, message = last["image"], exc.status, exc.message
                     png = self._write(image, request)
                     read_back = predict(self.model, [png], top=5)[0]
-                channel.put(("done", (status, message, png, read_back, result)))
+                deliver(("done", (status, message, png, read_back, result)))
             except HoodwinkError as exc:
-                channel.put(("error", str(exc)))
+                deliver(("error", str(exc)))
             except Exception as exc:  # the page gets one line, the log the rest
                 import logging
 
                 logging.getLogger("hoodwink.web").exception("trick failed")
-                channel.put(("error", f"something went wrong: {type(exc).__name__}: {exc}"))
+                deliver(("error", f"something went wrong: {type(exc).__name__}: {exc}"))
 
         tracker = _Tracker(int(goal.classes[0]) if goal.classes else -1)
         worker = threading.Thread(target=work, name="hoodwink-trick", daemon=True)
@@ -343,6 +354,7 @@ class Playground:
                 return
         finally:
             stop.set()
+            closed.set()
             worker.join(timeout=self.limits.time_limit_s + 30)
 
     def _update(self, row: int, image: torch.Tensor, clean: torch.Tensor, probs: torch.Tensor,
