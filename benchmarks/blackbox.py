@@ -107,7 +107,7 @@ def ours_square(counter: Counter, x: torch.Tensor, y: torch.Tensor, eps: float) 
     seconds = time.perf_counter() - start
     assert counter.images - before == int(result.queries.sum())   # the wrapper agrees
     q = result.queries[result.success].float().tolist()
-    return Row("hoodwink", f"square linf {eps * 255:.2f}/255, 1000 queries",
+    return Row("hoodwink", f"square linf {_eps(eps)}, 1000 queries",
                float(result.success.float().mean()), statistics.median(q) if q else None,
                statistics.mean(q) if q else None, None, seconds)
 
@@ -120,6 +120,14 @@ def ours_hsj(counter: Counter, x: torch.Tensor, y: torch.Tensor, budget: int) ->
     return Row("hoodwink", f"hopskipjump l2, {budget} queries",
                float(result.success.float().mean()), None, None,
                statistics.median(l2) if l2 else None, seconds)
+
+
+def _eps(eps: float) -> str:
+    """``4/255``, or ``0.05 (12/255 on the 8-bit grid)``."""
+    levels = int(eps * 255 + 1e-4)
+    if abs(eps * 255 - levels) < 1e-4:
+        return f"{levels}/255"
+    return f"{eps:g} ({levels}/255 on the 8-bit grid)"
 
 
 def peers_available() -> dict[str, bool]:
@@ -153,7 +161,7 @@ def torchattacks_square(counter: Counter, x: torch.Tensor, y: torch.Tensor, eps:
         atk(x[i:i + 1], y[i:i + 1])
     seconds = time.perf_counter() - start
     ok = [q for q in first.values() if q <= 1000]
-    return Row("torchattacks", f"square linf {eps * 255:.2f}/255, 1000 queries",
+    return Row("torchattacks", f"square linf {_eps(eps)}, 1000 queries",
                len(ok) / len(x), statistics.median(ok) if ok else None,
                statistics.mean(ok) if ok else None, None, seconds)
 
