@@ -210,17 +210,18 @@ class TrickTab:
             steps: float, request: gr.Request) -> Iterator[tuple[Any, ...]]:
         keep = gr.skip()
         stop = threading.Event()
-        try:
-            pixels = self.decode(upload)
-            stream = self.play.trick(pixels, TrickRequest(goal, target, attack, eps, int(steps)), stop)
-            first = next(stream)
-        except HoodwinkError as exc:
-            yield keep, keep, keep, keep, None, "", _warn(str(exc)), keep
-            return
         key = _session(request)
-        with self._stops_lock:
+        with self._stops_lock:  # registered first: Stop works while the first step is computed
             self._stops[key] = stop
+        stream = None
         try:
+            try:
+                pixels = self.decode(upload)
+                stream = self.play.trick(pixels, TrickRequest(goal, target, attack, eps, int(steps)), stop)
+                first = next(stream)
+            except HoodwinkError as exc:
+                yield keep, keep, keep, keep, None, "", _warn(str(exc)), keep
+                return
             names = self.play.model.labels
             update, previous = first, None
             while True:
@@ -230,7 +231,8 @@ class TrickTab:
                 update, previous = next(stream), update
         finally:
             stop.set()
-            stream.close()
+            if stream is not None:
+                stream.close()
             with self._stops_lock:
                 if self._stops.get(key) is stop:
                     del self._stops[key]
