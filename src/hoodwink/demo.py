@@ -67,6 +67,10 @@ class DemoSettings:
     sweep_points: int = 33
     magnify: float = 50.0
     seed: int = 0
+    #: "Survives the world": PGD steps for the cat -> vulture trick without and with EOT
+    #: (4 transformations per step), and the fresh transformations that check each.
+    world_steps: int = 10
+    world_checks: int = 100
 
     def __post_init__(self) -> None:
         for name in ("black_steps", "cat_steps"):
@@ -83,7 +87,7 @@ class DemoSettings:
     def quick(cls) -> DemoSettings:
         """Fewer steps and sweep points: the whole story at a fraction of the cost (for tests)."""
         return cls(black_steps=12, cat_steps=12, sweep_points=9, photos=("chelsea", "coffee"),
-                   less_like=("chelsea",))
+                   less_like=("chelsea",), world_steps=4, world_checks=20)
 
 
 @dataclass(frozen=True)
@@ -346,6 +350,15 @@ def _inside(run: _Run) -> Section:
     return Section("", text, pictures, anchor="inside")
 
 
+def _world(run: _Run) -> Section:
+    from hoodwink.physical.demo import world_chapter
+
+    s = run.settings
+    text, pictures = world_chapter(run.model, run.picture, photo=s.cat, target=s.cat_target,
+                                   steps=s.world_steps, checks=s.world_checks, seed=s.seed)
+    return Section("", text, pictures, anchor="world")
+
+
 def _next(run: _Run) -> Section:
     s = run.settings
     return Section("", (
@@ -365,6 +378,7 @@ CHAPTERS: tuple[tuple[str, Callable[[_Run], Section]], ...] = (
     ("One step less like a cat", _less_like),
     ("Why it works: networks are too linear", _why),
     ("Inside the network", _inside),
+    ("Tricks that survive the world", _world),
     ("What you can do next", _next),
 )
 

@@ -137,3 +137,25 @@ def test_jpeg_success_is_judged_on_the_decoded_jpeg(tmp_path) -> None:
     back = load_image(path)
     assert torch.equal(back, judged.adversarial[0])  # judged exactly what the file holds
     assert int(judged.adversarial_probabilities.argmax()) == 0
+
+
+def test_the_demo_chapter_and_the_figures_on_a_tiny_model(tiny) -> None:
+    from matplotlib.figure import Figure
+
+    from hoodwink import viz
+    from hoodwink.physical.demo import world_chapter
+
+    shown: list[tuple[Figure, str]] = []
+
+    def picture(fig, name, alt, caption):  # type: ignore[no-untyped-def]
+        shown.append((fig, caption))
+        return name
+
+    text, pictures = world_chapter(tiny, picture, target="bee", steps=2, samples=2, checks=5)
+    assert pictures == ("world-bee",) and "Expectation over transformation" in text
+    fig, caption = shown[0]
+    assert len(fig.axes) == 2 * 4 and "Of 5 fresh" in caption
+    result = get_attack("pgd", steps=2)(tiny, torch.rand(2, 3, 16, 16), Goal.targeted(1),
+                                        ThreatModel("linf", EPS))
+    grid = viz.figure(verify(tiny, result, "rotate:10", samples=3), names=["a", "b"])
+    assert len(grid.axes) == 2 * 3 and grid.axes[0].get_ylabel().startswith("a")
