@@ -113,6 +113,7 @@ def test_explain_and_the_random_baseline(client: Any) -> None:
     path = gradio_client.handle_file(client.predict("chelsea", api_name=API_SAMPLE))
     picture, curves, text = client.predict(path, "saliency", "", api_name="/explain")
     assert Path(picture).suffix == ".png" and "deletion AUC" in text and "random" in text
+    assert "Colours" in text
     labels = {row[2] for row in curves["data"]}
     assert labels == {"deletion, map", "insertion, map", "deletion, random", "insertion, random"}
     _, _, text = client.predict(path, "saliency", "vultur", api_name="/explain")

@@ -278,7 +278,7 @@ class ExplainTab:
         text = (f"**{result.method}** for **{result.target_names[0]}** "
                 f"({percent(result.probabilities[0])}): deletion AUC {f.deletion_auc:.3f} "
                 f"(random {r.deletion_auc:.3f}; lower is better), insertion AUC {f.insertion_auc:.3f} "
-                f"(random {r.insertion_auc:.3f}; higher is better).")
+                f"(random {r.insertion_auc:.3f}; higher is better).  \n{colour_legend(result.signed)}")
         return _image(picture(result)), curves, text
 
     def pair(self, last: dict[str, str] | None, method: str) -> tuple[Any, str]:
@@ -398,6 +398,14 @@ class DigitsTab:
                                       f"({percent(after[0].probability)}) after {int(result.steps[0])} "
                                       f"step{'s' if int(result.steps[0]) != 1 else ''} "
                                       f"of at most {float(eps):g} per pixel")
+
+
+def colour_legend(signed: bool) -> str:
+    """The map's colours in words (the colour maps of :mod:`hoodwink.viz.explain`)."""
+    if signed:
+        return "Colours: red is evidence for the class, blue evidence against, white none."
+    return ("Colours (map and overlay): black, purple, orange, yellow: from no evidence for the "
+            "class to the most.")
 
 
 def faithfulness_frame(result: Any, baseline: Any) -> pd.DataFrame:
