@@ -37,7 +37,7 @@ import torch
 from hoodwink.attacks import ThreatModel, get_attack, list_attacks
 from hoodwink.attacks.engine import Step
 from hoodwink.attacks.result import AttackResult
-from hoodwink.attacks.trick import make_goal
+from hoodwink.attacks.trick import make_goal, usual_step_size
 from hoodwink.errors import HoodwinkError, ParameterError
 from hoodwink.images import save_image
 from hoodwink.models.classifier import Classifier, model_input
@@ -252,7 +252,7 @@ class Playground:
         goal, _ = self.goal_for(request)
         threat = ThreatModel("linf", eps)
         attack = get_attack(request.attack, steps=steps,
-                            step_size=_usual_step_size(request.attack, threat))
+                            step_size=usual_step_size(request.attack, threat))
         clean = model_input(self.model, pixels)[0].cpu()
         deadline = time.monotonic() + self.limits.time_limit_s
         channel: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=2)
@@ -377,13 +377,6 @@ class Playground:
             while len(self._written) > KEEP_FILES:
                 self._written.popleft().unlink(missing_ok=True)
         return path
-
-
-def _usual_step_size(attack: str, threat: ThreatModel) -> float | None:
-    """The attack's step size at its default number of steps, as ``hoodwink trick`` uses it:
-    fewer steps are fewer steps of the usual size (bim: 1/255, the talk's), not bigger ones."""
-    usual = getattr(get_attack(attack), "default_step_size", None)
-    return float(usual(threat)) if callable(usual) else None
 
 
 def _verdict(status: str, row: int, read_back: ImagePredictions | None) -> str:
