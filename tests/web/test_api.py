@@ -127,3 +127,29 @@ def test_clean_vs_adversarial_after_a_trick(client: Any) -> None:
     client.predict(path, "into", "vulture", "bim", 8, 10, api_name=API_TRICK)
     picture, text = client.predict("saliency", api_name="/explain_pair")
     assert Path(picture).suffix == ".png" and "adversarial: **vulture**" in text, text
+
+
+@pytest.mark.slow
+def test_done_when_a_panda_becomes_a_vulture_that_hoodwink_predict_agrees_with(
+        imagenet_model: Any, tmp_path: Path) -> None:
+    """The issue's "done when", on the real network: the photo of a panda (the shared one, else
+    chelsea), "vulture", start; the downloaded PNG is a vulture to ``hoodwink predict``."""
+    from typer.testing import CliRunner
+
+    from hoodwink.cli import app as cli
+    from hoodwink.web.samples import SHARED_PHOTOS
+
+    app = build_app(imagenet_model, LIMITS, workdir=tmp_path / "work")
+    url = launch(app, port=None, limits=LIMITS, block=False)
+    try:
+        client = gradio_client.Client(url, verbose=False, download_files=str(tmp_path))
+        sample = "photo: giant panda" if SHARED_PHOTOS.is_dir() else "chelsea"
+        path = gradio_client.handle_file(client.predict(sample, api_name=API_SAMPLE))
+        job = client.submit(path, "into", "vulture", "bim", 8, 40, api_name=API_TRICK)
+        updates = list(job)
+        png, status = updates[-1][4], updates[-1][6]
+        assert status.startswith("**tricked**") and len(updates) >= 3, status
+        result = CliRunner().invoke(cli, ["predict", png, "--top", "1", "--json"])
+        assert result.exit_code == 0 and '"name": "vulture"' in result.stdout, result.output
+    finally:
+        close(app)
