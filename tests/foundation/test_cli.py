@@ -248,3 +248,34 @@ def test_table_headings_keep_paths_in_one_piece(linear_cli, tmp_path: Path,
         result = runner.invoke(app, args)
         assert result.exit_code == 0, result.output
         assert str(photo) in result.stdout, args
+
+
+def test_predict_goes_on_past_a_bad_image_and_reports_it(tmp_path: Path, tiny_model_file: str) -> None:
+    from hoodwink.images import save_image
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    save_image(torch.zeros(3, 28, 28), folder / "a.png")
+    (folder / "b.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    save_image(torch.ones(3, 28, 28), folder / "c.png")
+    done = runner.invoke(app, ["predict", str(folder), "--json", "--model", tiny_model_file])
+    assert done.exit_code == 1
+    doc = json.loads(done.stdout)
+    assert [d["image"] for d in doc[:2]] == [str(folder / "a.png"), str(folder / "c.png")]
+    assert "b.png" in doc[2]["error"] and "b.png" in done.stderr
+    assert "1 of 3 images could not be read" in done.stderr
+    strict = runner.invoke(app, ["predict", str(folder), "--strict", "--model", tiny_model_file])
+    assert strict.exit_code == 1 and "a.png" not in strict.stdout  # stopped before predicting
+
+
+def test_a_plot_never_overwrites_an_input_unless_asked(tmp_path: Path, tiny_model_file: str) -> None:
+    image = tmp_path / "digit.png"
+    save_image(torch.zeros(3, 28, 28), image)
+    before = image.read_bytes()
+    for command in (["predict"], ["explain", "--method", "saliency"]):
+        done = runner.invoke(app, [*command, str(image), "--plot", str(image), "--model", tiny_model_file])
+        assert done.exit_code == 1 and "refusing to overwrite" in done.stderr
+        assert image.read_bytes() == before
+    done = runner.invoke(app, ["predict", str(image), "--plot", str(image), "--overwrite",
+                               "--model", tiny_model_file])
+    assert done.exit_code == 0 and image.read_bytes() != before

@@ -12,6 +12,7 @@ import json
 import signal
 import sys
 import threading
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 import typer
@@ -164,3 +165,19 @@ def print_saved(path: object) -> None:
 def print_heading(text: str) -> None:
     """A table's heading on its own line, never wrapped (a long path stays one piece)."""
     console.print(text, highlight=False, markup=False, soft_wrap=True, style="bold")
+
+
+OverwriteOption = Annotated[bool, typer.Option(
+    "--overwrite", help="Allow an output file to be one of the input images.")]
+StrictOption = Annotated[bool, typer.Option(
+    "--strict", help="Stop at the first image that cannot be read (default: go on, report it at the end).")]
+
+
+def report_failures(failed: Sequence[Exception], total: int, done: str) -> None:
+    """One line per image that could not be read, then exit 1 (``done`` says what
+    happened to the others, e.g. "the others were attacked")."""
+    if not failed:
+        return
+    for exc in failed:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+    fail(f"{len(failed)} of {total} images could not be read (listed above); {done}")

@@ -16,10 +16,10 @@ from hoodwink.cli.app import (
     app,
     console,
     err_console,
-    fail,
     load_cli_model,
     print_json,
     print_saved,
+    report_failures,
 )
 from hoodwink.errors import HoodwinkError, ImageError
 from hoodwink.models import DEFAULT_MODEL
@@ -187,7 +187,7 @@ def attack(
     write_atomic(summary, (json.dumps(doc, indent=2) + "\n").encode("utf-8"))
     if json_output:
         print_json(doc)
-        _report_failures(failed, len(failed) + len(named))
+        report_failures(failed, len(failed) + len(named), "the others were attacked")
         return
     table = Table(title=f"{algorithm.name} on {len(samples)} images ({norm}, eps {eps or 'unbounded'})",
                   title_justify="left", show_edge=False)
@@ -200,7 +200,7 @@ def attack(
     console.print(table)
     console.print(f"success {doc['success_rate']:.0%}; wrote {len(samples)} PNGs and {summary}",
                   highlight=False)
-    _report_failures(failed, len(failed) + len(named))
+    report_failures(failed, len(failed) + len(named), "the others were attacked")
 
 
 def _input_files(images: list[str]) -> list[Path]:
@@ -217,10 +217,3 @@ def _input_files(images: list[str]) -> list[Path]:
     return files
 
 
-def _report_failures(failed: list[ImageError], total: int) -> None:
-    """One line per image that could not be read, then exit 1 (the others were attacked and saved)."""
-    if not failed:
-        return
-    for exc in failed:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-    fail(f"{len(failed)} of {total} images could not be read (listed above); the others were attacked")

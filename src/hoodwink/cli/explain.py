@@ -11,6 +11,8 @@ from hoodwink.cli.app import (
     DeviceOption,
     JsonOption,
     ModelOption,
+    OverwriteOption,
+    StrictOption,
     app,
     console,
     err_console,
@@ -18,6 +20,7 @@ from hoodwink.cli.app import (
     print_heading,
     print_json,
     print_saved,
+    report_failures,
 )
 from hoodwink.models import DEFAULT_MODEL
 
@@ -53,11 +56,14 @@ def explain(
         "--sanity", help="Also run the model-randomisation check (explains again on scrambled weights).")] = False,
     weights: Annotated[str | None, typer.Option(help="Weights file for --model's architecture.")] = None,
     device: DeviceOption = None,
+    strict: StrictOption = False,
+    overwrite: OverwriteOption = False,
     json_output: JsonOption = False,
 ) -> None:
     """Show where the network looked, and whether to believe the map."""
     import dataclasses
 
+    from hoodwink.errors import ImageError
     from hoodwink.explain import explain as run_explain
     from hoodwink.explain import explain_attack, method_info
     from hoodwink.explain.result import Explanation
@@ -75,8 +81,11 @@ def explain(
     if "seed" in fields:
         params["seed"] = seed
     if plot is not None:
-        check_png_path(plot)
-    named = load_images(images)
+        check_png_path(plot, inputs=[*images, *([versus] if versus else [])], overwrite=overwrite)
+    failed: list[ImageError] = []
+    named = load_images(images, errors=None if strict else failed)
+    if not named:
+        raise failed[0] if len(failed) == 1 else ImageError(f"none of the {len(failed)} images could be read")
     classifier = load_cli_model(model, device, weights)
     chosen_target: int | None = classifier.labels.find(target) if target is not None else None
 
@@ -109,9 +118,10 @@ def explain(
         print_saved(save_picture(merged, plot))
     if json_output:
         print_json(merged.to_dict())
-        return
-    for i in range(len(merged)):
-        _table(merged, merged.name(i), [i])
+    else:
+        for i in range(len(merged)):
+            _table(merged, merged.name(i), [i])
+    report_failures(failed, len(failed) + len(named), "the others were explained")
 
 
 def _table(result: Explanation, title: str, rows: list[int] | None = None) -> None:

@@ -11,12 +11,15 @@ from hoodwink.cli.app import (
     DeviceOption,
     JsonOption,
     ModelOption,
+    OverwriteOption,
+    StrictOption,
     app,
     console,
     load_cli_model,
     print_heading,
     print_json,
     print_saved,
+    report_failures,
 )
 from hoodwink.models import DEFAULT_MODEL
 
@@ -35,17 +38,23 @@ def predict(
     plot: Annotated[
         str | None, typer.Option("--plot", help="Also save prediction bars, one row per image, as this PNG.")
     ] = None,
+    strict: StrictOption = False,
+    overwrite: OverwriteOption = False,
     json_output: JsonOption = False,
 ) -> None:
     """Ask the network what it sees: "is this a cat?"."""
+    from hoodwink.errors import ImageError
     from hoodwink.images import load_images
     from hoodwink.predict import predict as run_predict
 
     if plot is not None:
         from hoodwink.viz.common import check_png_path
 
-        check_png_path(plot)
-    named = load_images(images)
+        check_png_path(plot, inputs=images, overwrite=overwrite)
+    failed: list[ImageError] = []
+    named = load_images(images, errors=None if strict else failed)
+    if not named:
+        raise failed[0] if len(failed) == 1 else ImageError(f"none of the {len(failed)} images could be read")
     classifier = load_cli_model(model, device, weights)
     results = run_predict(classifier, named, top=top)
     if plot is not None:
@@ -56,7 +65,8 @@ def predict(
         pictures = [model_input(classifier, n.pixels)[0] for n in named]
         print_saved(save_figure(prediction_figure(results, pictures), plot))
     if json_output:
-        print_json([r.to_dict() for r in results])
+        print_json([r.to_dict() for r in results] + [{"error": str(e)} for e in failed])
+        report_failures(failed, len(failed) + len(named), "the others were predicted")
         return
     for result in results:
         print_heading(result.image)
@@ -70,3 +80,4 @@ def predict(
             bar = "█" * max(0, round(p.probability * 20))
             table.add_row(str(rank), p.name, str(p.index), f"{p.probability:.3f}", f"[cyan]{bar}[/]")
         console.print(table)
+    report_failures(failed, len(failed) + len(named), "the others were predicted")

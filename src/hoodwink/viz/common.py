@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -117,13 +117,15 @@ def save_figure(fig: Figure, path: str | os.PathLike[str]) -> Path:
     return path
 
 
-def check_png_path(path: str | os.PathLike[str]) -> Path:
-    """``path`` as a Path if a figure can be saved there (``.png``, existing folder).
+def check_png_path(path: str | os.PathLike[str], *, inputs: Iterable[str | os.PathLike[str]] = (),
+                   overwrite: bool = False) -> Path:
+    """``path`` as a Path if a figure can be saved there (``.png``, existing folder, none of
+    ``inputs`` unless ``overwrite``).
 
     Commands call this before their work, so that a bad ``--plot`` fails at once
     (:func:`hoodwink.io.check_output`).
     """
-    return check_output(path, suffixes=(".png",), noun="figures")
+    return check_output(path, suffixes=(".png",), noun="figures", inputs=inputs, overwrite=overwrite)
 
 
 def write_atomic(path: Path, data: bytes) -> None:
