@@ -153,3 +153,24 @@ def test_done_when_a_panda_becomes_a_vulture_that_hoodwink_predict_agrees_with(
         assert result.exit_code == 0 and '"name": "vulture"' in result.stdout, result.output
     finally:
         close(app)
+
+
+def test_uploads_over_the_cap_are_refused_before_they_reach_hoodwink(tmp_path: Path) -> None:
+    import torch
+
+    from hoodwink import save_image
+
+    limits = Limits(max_upload_bytes=4096)
+    app = build_app(tiny_model(), limits, photos=None, workdir=tmp_path / "work")
+    url = launch(app, port=None, limits=limits, block=False)
+    try:
+        client = gradio_client.Client(url, verbose=False)
+        big = save_image(torch.rand(3, 64, 64), tmp_path / "noise.png")  # about 12 KB of noise
+        assert big.stat().st_size > 4096
+        with pytest.raises(Exception, match="(?i)size|large|413"):
+            client.predict(gradio_client.handle_file(str(big)), api_name=API_PREDICT)
+        small = save_image(torch.zeros(3, 8, 8), tmp_path / "black.png")
+        _bars, message = client.predict(gradio_client.handle_file(str(small)), api_name=API_PREDICT)
+        assert message == ""
+    finally:
+        close(app)
