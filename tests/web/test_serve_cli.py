@@ -92,3 +92,12 @@ def test_a_port_in_use_is_one_line(tiny_model_file: str) -> None:
         with pytest.raises(HoodwinkError, match=f"cannot serve on 127.0.0.1:{port}"):
             launch(app_, port=port, block=False)
         app_.close()
+
+
+def test_without_gradio_the_message_says_how_to_get_it(monkeypatch: pytest.MonkeyPatch,
+                                                        tiny_model_file: str) -> None:
+    monkeypatch.setitem(sys.modules, "gradio", None)  # import gradio -> ImportError
+    monkeypatch.delitem(sys.modules, "hoodwink.web.app", raising=False)
+    result = CliRunner().invoke(app, ["serve", "--model", tiny_model_file])
+    assert result.exit_code == 1 and "needs Gradio, the web extra: pip install gradio" in result.output
+    assert "Traceback" not in result.output

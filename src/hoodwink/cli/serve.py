@@ -12,7 +12,7 @@ from hoodwink.errors import HoodwinkError
 from hoodwink.models import DEFAULT_MODEL
 
 #: What a missing Gradio says.
-NEEDS_WEB = 'hoodwink serve needs the web extra: pip install "hoodwink[web]" (Gradio)'
+NEEDS_WEB = "hoodwink serve needs Gradio, the web extra: pip install gradio"
 
 
 @app.command()
