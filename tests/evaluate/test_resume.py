@@ -14,6 +14,11 @@ from pathlib import Path
 
 import pytest
 
+#: ``hoodwink`` with Ctrl-C's default Python handler, even when started from a background job
+#: (which ignores SIGINT, and so would its children).
+HOODWINK = [sys.executable, "-c", ("import signal, sys; signal.signal(signal.SIGINT, "
+            "signal.default_int_handler); from hoodwink.cli import main; main(sys.argv[1:])")]
+
 COLUMNS = ("idx, label, clean_pred, broken_by, adv_pred, linf, l2, forward, backward, queries, "
            "costs")
 
@@ -24,6 +29,14 @@ def _rows(store: Path) -> dict[tuple[str, int], tuple[object, ...]]:
         return {(r[0], r[1]): r for r in db.execute(f"SELECT run, {COLUMNS} FROM samples")}
 
 
+def _count(store: Path) -> int:
+    """Committed rows (0 while the store is not there or not yet set up)."""
+    try:
+        return len(_rows(store)) if store.exists() else 0
+    except sqlite3.OperationalError:
+        return 0
+
+
 @pytest.mark.slow  # six CLI start-ups (a few seconds each)
 def test_killed_runs_resume_to_identical_results(tmp_path: Path, linear_model, digit_folder: Path) -> None:  # type: ignore[no-untyped-def]
     from hoodwink.models import save_model
@@ -32,7 +45,7 @@ def test_killed_runs_resume_to_identical_results(tmp_path: Path, linear_model, d
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
 
     def command(store: Path) -> list[str]:
-        return [sys.executable, "-m", "hoodwink", "evaluate", str(digit_folder), "--model",
+        return [*HOODWINK, "evaluate", str(digit_folder), "--model",
                 str(model), "--suite", "quick", "--eps", "0.3,0.35", "--no-checks",
                 "--batch-size", "4", "--store", str(store), "--json"]
 
@@ -42,7 +55,7 @@ def test_killed_runs_resume_to_identical_results(tmp_path: Path, linear_model, d
     took = time.monotonic() - start
     assert whole.returncode == 0, whole.stderr
     reference = _rows(tmp_path / "whole.sqlite")
-    assert len(reference) == 80
+    assert len(reference) == 120  # 40 images: two budgets and the smallest-perturbation pass
 
     store = tmp_path / "killed.sqlite"
     rng = random.Random(13)
@@ -50,10 +63,11 @@ def test_killed_runs_resume_to_identical_results(tmp_path: Path, linear_model, d
     for k in range(4):
         process = subprocess.Popen(command(store), env=env, stdout=subprocess.PIPE,
                                    stderr=subprocess.PIPE, text=True)
+        before = _count(store)
         deadline = time.monotonic() + 120
-        while process.poll() is None and not store.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)  # the store opens once the model and the data are loaded
-        time.sleep(rng.uniform(0.0, 0.5) * took)
+        while process.poll() is None and time.monotonic() < deadline and _count(store) == before:
+            time.sleep(0.1)  # until this process has committed a batch of its own
+        time.sleep(rng.uniform(0.0, 0.3) * took)
         sent = signal.SIGINT if k % 2 == 0 else signal.SIGTERM
         process.send_signal(sent)
         _, err = process.communicate(timeout=300)

@@ -58,54 +58,56 @@ def evaluate(
     json_output: JsonOption = False,
 ) -> None:
     """How robust is it, really? Robust accuracy on labelled data, judged against the true labels."""
-    from hoodwink.evaluate import evaluate as run_evaluation
-    from hoodwink.evaluate import get_suite, load_data
-    from hoodwink.evaluate.curve import parse_eps_list
-    from hoodwink.models.labels import Labels
-
-    radii = parse_eps_list(eps)
-    the_suite = get_suite(suite)
-    if norm not in ("linf", "l2"):
-        fail(f"--norm must be linf or l2, not {norm!r}", code=2)
-    if engine not in ("local", "ray"):
-        fail(f"--engine must be local or ray, not {engine!r}", code=2)
     database = store if store is not None else (report / "evaluate.sqlite" if report is not None
                                                 else DEFAULT_STORE)
-    classifier = load_cli_model(model, device)
-    labels = getattr(classifier, "labels", None)
-    dataset = load_data(data, labels=labels if isinstance(labels, Labels) else None, limit=limit)
-    if not json_output:
-        err_console.print(f"judging {getattr(classifier, 'name', model)} against the true labels of "
-                          f"{len(dataset)} images in {data}", highlight=False, markup=False)
-        for note in [*the_suite.notes, dataset.note or ""]:
-            if note:
-                err_console.print(f"note: {note}", highlight=False, markup=False)
     try:
+        from hoodwink.evaluate import evaluate as run_evaluation
+        from hoodwink.evaluate import get_suite, load_data
+        from hoodwink.evaluate.curve import parse_eps_list
+        from hoodwink.models.labels import Labels
+
+        radii = parse_eps_list(eps)
+        the_suite = get_suite(suite)
+        if norm not in ("linf", "l2"):
+            fail(f"--norm must be linf or l2, not {norm!r}", code=2)
+        if engine not in ("local", "ray"):
+            fail(f"--engine must be local or ray, not {engine!r}", code=2)
+        classifier = load_cli_model(model, device)
+        labels = getattr(classifier, "labels", None)
+        dataset = load_data(data, labels=labels if isinstance(labels, Labels) else None,
+                            limit=limit)
+        if not json_output:
+            err_console.print(f"judging {getattr(classifier, 'name', model)} against the true "
+                              f"labels of {len(dataset)} images in {data}", highlight=False,
+                              markup=False)
+            for note in [*the_suite.notes, dataset.note or ""]:
+                if note:
+                    err_console.print(f"note: {note}", highlight=False, markup=False)
         result = _run(run_evaluation, classifier, dataset, radii, norm, the_suite, batch_size,
                       database, checks, quiet=json_output,
                       engine={"engine": engine, "workers": workers, "address": address,
                               "minimal": minimal})
+        if report is not None:
+            from hoodwink.evaluate.report import write_report
+
+            written = write_report(result, report, dataset, classifier)
+        if json_output:
+            doc = result.to_dict()
+            doc["store"] = str(database)
+            print_json(doc)
+            return
+        _print(result)
+        err_console.print(f"store {database} (the same command resumes from it)", highlight=False,
+                          markup=False, soft_wrap=True)
+        if report is not None:
+            for path in written:
+                print_saved(path)
     except Terminated:
         fail(f"terminated (SIGTERM); finished batches are in {database}: run the same command "
              "to resume", code=143)
     except KeyboardInterrupt:
         fail(f"interrupted; finished batches are in {database}: run the same command to resume",
              code=130)
-    if report is not None:
-        from hoodwink.evaluate.report import write_report
-
-        written = write_report(result, report, dataset, classifier)
-    if json_output:
-        doc = result.to_dict()
-        doc["store"] = str(database)
-        print_json(doc)
-        return
-    _print(result)
-    err_console.print(f"store {database} (the same command resumes from it)", highlight=False,
-                      markup=False, soft_wrap=True)
-    if report is not None:
-        for path in written:
-            print_saved(path)
 
 
 def _run(run_evaluation: Any, classifier: Any, dataset: Any, radii: tuple[float, ...], norm: str,
