@@ -303,3 +303,21 @@ def test_classes_never_misclassified_are_not_called_robust() -> None:
     most, least = ranked(rows, 2)
     assert [r.name for r in most] == ["kept", "fooled late"]
     assert [r.name for r in least] == ["wrong", "fooled"]
+
+
+def test_a_query_only_model_gets_the_score_based_attacks(linear_model, digits, tiny_suite) -> None:  # type: ignore[no-untyped-def]
+    import numpy as np
+
+    from hoodwink.attacks import QueryModel
+
+    def ask(pixels: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(pixels).float().permute(0, 3, 1, 2) / 255
+        return linear_model(x).softmax(dim=1).numpy()
+
+    api = QueryModel(ask, linear_model.labels, input_size=(28, 28), resize=None, channels=1)
+    images, labels = digits
+    report = evaluate(api, (images[:6], labels[:6]), eps=[EPS], suite=tiny_suite)
+    assert report.suite.labels == ["square"] and "apgd-ce, apgd-t skipped" in report.suite.notes[-1]
+    assert report.minimal is None
+    assert all(c[0] == "square" for s in report.evaluations[0].samples for c in s.costs)
+    assert {f.name for f in report.flags if not f.applicable} >= {"zero-gradient", "not-converged"}

@@ -193,7 +193,7 @@ def check_more_steps(model: Any, images: torch.Tensor, labels: torch.Tensor, ind
     if not _white_box(model) or not pick:
         return Flag("not-converged", False, f"no robust images to retry at {eps}" if _white_box(model)
                     else "query-only model: not checked", {"eps": eps, "tried": 0},
-                    applicable=bool(pick))
+                    applicable=_white_box(model) and bool(pick))
     steps = 2 * max((dict(a.params).get("steps", 100) for a in suite.attacks
                      if a.attack.startswith("apgd")), default=100)
     attack = get_attack("apgd-ce", steps=steps, restarts=1, seed=1, batch_size=batch_size,

@@ -208,6 +208,14 @@ def evaluate(model: Any, data: Any, *, eps: Sequence[float | str] | str | float 
     labels = labels if isinstance(labels, Labels) else None
     data = data if isinstance(data, LabelledData) else load_data(data, labels=labels, limit=limit)
     the_suite = suite if isinstance(suite, Suite) else get_suite(suite)
+    if not isinstance(model, nn.Module):  # query-only: what needs gradients cannot run
+        kept = tuple(a for a in the_suite.attacks if a.kind != "gradient")
+        if not kept:
+            raise ParameterError(f"the {the_suite.name} suite has no attack for a query-only model")
+        if len(kept) < len(the_suite.attacks):
+            skipped = ", ".join(a.label for a in the_suite.attacks if a.kind == "gradient")
+            note = f"query-only model: {skipped} skipped (they need gradients)"
+            the_suite = Suite(the_suite.name, kept, (*the_suite.notes, note))
     radii = parse_eps_list([float(eps)] if isinstance(eps, (int, float)) else eps)
     threats = [ThreatModel(norm, e) for e in radii]
     owned = not isinstance(store, Store)
