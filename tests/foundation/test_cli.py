@@ -279,3 +279,16 @@ def test_a_plot_never_overwrites_an_input_unless_asked(tmp_path: Path, tiny_mode
     done = runner.invoke(app, ["predict", str(image), "--plot", str(image), "--overwrite",
                                "--model", tiny_model_file])
     assert done.exit_code == 0 and image.read_bytes() != before
+
+
+def test_trick_never_overwrites_its_input_unless_asked(tmp_path: Path, tiny_model_file: str) -> None:
+    image = tmp_path / "digit.png"
+    save_image(torch.zeros(3, 28, 28), image)
+    before = image.read_bytes()
+    args = ["trick", str(image), "--into", "3", "--steps", "2", "--model", tiny_model_file]
+    for out in (["--out", str(image)], ["--plot", str(image)]):
+        done = runner.invoke(app, [*args, *out])
+        assert done.exit_code == 1 and "refusing to overwrite" in done.stderr
+        assert image.read_bytes() == before
+    done = runner.invoke(app, [*args, "--out", str(image), "--overwrite"])
+    assert done.exit_code == 0, done.output

@@ -13,6 +13,7 @@ from hoodwink.cli.app import (
     DeviceOption,
     JsonOption,
     ModelOption,
+    OverwriteOption,
     app,
     console,
     err_console,
@@ -22,21 +23,10 @@ from hoodwink.cli.app import (
     print_json,
     print_saved,
 )
-from hoodwink.errors import ImageError
 from hoodwink.models import DEFAULT_MODEL
 
 if TYPE_CHECKING:
     from hoodwink.attacks.result import AttackResult
-
-
-def check_png(path: Path | None, what: str = "--out") -> None:
-    """Fail before any work when an output file could not be written."""
-    if path is None:
-        return
-    if path.suffix.lower() != ".png":
-        raise ImageError(f"{what} {path}: images are saved as .png (lossless 8-bit)")
-    if not path.parent.exists():
-        raise ImageError(f"{what} {path}: directory {path.parent} does not exist")
 
 
 GOALS = "--into CLASS, --away, --less-like CLASS or --more-like CLASS"
@@ -80,6 +70,7 @@ def trick(
     device: DeviceOption = None,
     out: Annotated[Path | None, typer.Option(
         "--out", "-o", help="Save the adversarial image here: .png, or .jpg (judged as it reads back).")] = None,
+    overwrite: OverwriteOption = False,
     plot: Annotated[Path | None, typer.Option("--plot", help="Save a picture of the trick (PNG).")] = None,
     robust_to: Annotated[str | None, typer.Option(
         "--robust-to", metavar="TRANSFORMS", help="Survive these (EOT): physical, or e.g. "
@@ -110,11 +101,11 @@ def trick(
     from hoodwink.attacks.eot import parse_transforms
     from hoodwink.physical.outputs import finish, output_quality
 
-    jpeg_quality = output_quality(out, quality)
+    jpeg_quality = output_quality(out, quality, inputs=(image,), overwrite=overwrite)
     if robust_to is not None:
         parse_transforms(robust_to)
     if plot is not None:
-        check_png_path(plot)
+        check_png_path(plot, inputs=(image,), overwrite=overwrite)
     pixels = load_image(image)
     classifier = load_cli_model(model, device, weights)
     make_goal(classifier.labels, into=into, away=away, less_like=less_like, more_like=more_like)

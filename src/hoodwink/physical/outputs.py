@@ -5,12 +5,14 @@ pipeline; and the words and JSON that report it. No printing here: the CLI print
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from hoodwink.attacks.result import AttackResult
 from hoodwink.errors import ParameterError
+from hoodwink.io import check_output
 from hoodwink.physical.verify import Verification, judge_jpeg, verify
 
 #: JPEG quality of a ``.jpg`` ``--out`` when ``--quality`` is not given.
@@ -18,22 +20,22 @@ DEFAULT_QUALITY = 90
 JPEG_SUFFIXES = (".jpg", ".jpeg")
 
 
-def output_quality(out: Path | None, quality: int | None) -> int | None:
+def output_quality(out: Path | None, quality: int | None, *, inputs: Sequence[str] = (),
+                   overwrite: bool = False) -> int | None:
     """The JPEG quality the output is judged at (None: PNG), checked before any work.
 
     A ``.jpg``/``.jpeg`` ``out`` is a JPEG at ``quality`` (default 90); ``quality``
     with a ``.png`` ``out`` is refused; ``quality`` without ``out`` judges as JPEG.
+    ``out`` must not be one of ``inputs`` unless ``overwrite``.
     """
     jpeg = out is not None and out.suffix.lower() in JPEG_SUFFIXES
     if quality is not None and (isinstance(quality, bool) or not 1 <= int(quality) <= 100):
         raise ParameterError(f"--quality must be 1-100, not {quality}")
     if out is not None and not jpeg and quality is not None:
         raise ParameterError(f"--quality is for a JPEG --out (.jpg), not {out.name}")
-    if out is not None and not jpeg and out.suffix.lower() != ".png":
-        raise ParameterError(f"--out {out}: images are saved as .png (lossless) or .jpg "
-                             f"(with --quality), not {out.suffix or 'no suffix'}")
-    if out is not None and not out.parent.exists():
-        raise ParameterError(f"--out {out}: directory {out.parent} does not exist")
+    if out is not None:
+        check_output(out, suffixes=(".png", *JPEG_SUFFIXES), what="--out", inputs=inputs,
+                     overwrite=overwrite, noun="images (.png lossless, or .jpg with --quality)")
     return (DEFAULT_QUALITY if quality is None else int(quality)) if jpeg or quality else None
 
 
