@@ -184,13 +184,14 @@ def main() -> None:
     parser.add_argument("--only", choices=("hoodwink", "all"), default="all")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--skip-hsj", action="store_true")
+    parser.add_argument("--skip-square", action="store_true")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     model = load_model("efficientnet-lite0", device="cpu")
     x, y = photos(model, args.images)
     counter = Counter(model)
-    runs: list[Callable[[], Row]] = [
+    runs: list[Callable[[], Row]] = [] if args.skip_square else [
         lambda: ours_square(counter, x, y, 4 / 255),
         lambda: ours_square(counter, x, y, 0.05),
     ]

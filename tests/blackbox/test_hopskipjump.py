@@ -31,12 +31,13 @@ def test_hopskipjump_is_a_label_attack_for_l2() -> None:
 
 def test_hopskipjump_comes_near_the_minimal_l2_of_a_linear_model(make_linear, asked) -> None:
     """No image flips the model closer than margin / ||w||_2; through a label-only door
-    HopSkipJump gets within 2x of it in 2000 queries (1.45x measured)."""
+    HopSkipJump gets within 1.4x of it in 2000 queries (1.2x measured; 1.45x with the
+    paper's probe radius, which the 8-bit binary search's gap swamps)."""
     model, x, l2_star = _linear(make_linear, 5.0)
     door = asked(model, output="labels")
     result = get_attack("hopskipjump")(door.query_model(), x, Goal.untargeted(), queries=2000)
     assert result.success.all()
-    assert l2_star <= float(result.l2[0]) <= 2 * l2_star
+    assert l2_star <= float(result.l2[0]) <= 1.4 * l2_star   # 1.45x before the probe floor
     assert door.scores_asked == 0 and door.rows == int(result.queries[0]) <= 2000
     with torch.no_grad():
         assert int(model(result.adversarial).argmax(1)) == 1

@@ -20,7 +20,10 @@ The threat's eps is an upper bound, as for every minimal-norm attack
 
 8-bit honest: every image asked is on the 1/255 grid inside the threat. The
 paper's probes are far smaller than an 8-bit level (``delta = gamma * distance
-/ d``), and rounding would return the boundary point itself; so each probe gets
+/ d``), and far smaller than the gap an 8-bit binary search leaves (its ends
+differ by up to half a level per pixel), so every probe would land on the same
+side: the probe radius is at least twice that gap. Rounding would still return
+the boundary point itself for most pixels; so each probe gets
 a fresh random dither (uniform in ±0.5 levels per pixel, seeded) before it is
 rounded, which makes the rounded probe an unbiased 8-bit version of the
 paper's, and the estimate uses the change actually made.
@@ -58,6 +61,8 @@ _HALVINGS = 10
 _BISECTIONS = 20
 #: Probe images per model call (several probes of one sample may share a call).
 _CHUNK = 256
+#: The probes' radius is at least this many times the last binary search's gap (L2).
+_PROBE_FLOOR = 2.0
 
 
 @register_attack("hopskipjump", description="the smallest L2 change from labels only: binary "
@@ -127,6 +132,7 @@ class _Run:
         lo, hi = self.threat.bounds
         self.width = hi - lo
         self.tolerance = 0.5 / LEVELS
+        self.gap = torch.zeros(self.n, device=self.device)   # L2 left by the binary search
 
     # --- asking ------------------------------------------------------------------------
 
@@ -212,7 +218,7 @@ class _Run:
             base = point[idx]
             dist = self.threat.distance(base, clean[idx])
             delta = torch.full_like(dist, 0.1 * self.width) if t == 1 \
-                else attack.gamma * dist / self.d
+                else torch.maximum(attack.gamma * dist / self.d, _PROBE_FLOOR * self.gap[idx])
             evals = min(int(attack.init_evals * math.sqrt(t)), attack.max_evals)
             counts = (self.left(idx) - _RESERVE).clamp(max=evals)
             direction = self._gradient(base, idx, delta, counts)
@@ -270,6 +276,7 @@ class _Run:
             high[todo[ok]] = mid[ok]
             out[todo[ok]] = trial[ok]
             low[todo[~ok]] = mid[~ok]
+        self.gap[idx] = (high - low) * (adversarial - clean).flatten(1).norm(dim=1)
         return out
 
     def _gradient(self, base: torch.Tensor, idx: torch.Tensor, delta: torch.Tensor,
