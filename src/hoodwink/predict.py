@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from hoodwink.attacks.oracle import Oracle, QueryModel
 from hoodwink.errors import ParameterError
 from hoodwink.images import ImageSource, NamedImage, load_images
 from hoodwink.models.classifier import Classifier, model_input
@@ -47,7 +48,7 @@ class ImagePredictions:
         return {"image": self.image, "predictions": [p.to_dict() for p in self.predictions]}
 
 
-def top_predictions(model: Classifier, probabilities: torch.Tensor, top: int) -> list[tuple[Prediction, ...]]:
+def top_predictions(model: Classifier | QueryModel, probabilities: torch.Tensor, top: int) -> list[tuple[Prediction, ...]]:
     """Top-``top`` predictions for each row of a (N, classes) probability tensor."""
     values, indices = probabilities.detach().float().cpu().topk(min(top, probabilities.shape[-1]), dim=-1)
     return [
@@ -57,23 +58,38 @@ def top_predictions(model: Classifier, probabilities: torch.Tensor, top: int) ->
 
 
 @torch.no_grad()
-def probabilities(model: Classifier, images: torch.Tensor | Sequence[torch.Tensor],
+def probabilities(model: Classifier | QueryModel, images: torch.Tensor | Sequence[torch.Tensor],
                   batch_size: int = 32) -> torch.Tensor:
     """Softmax probabilities (N, classes) for images of any sizes, in batches: the model is
     asked about each image at its input size on the 8-bit grid (:func:`model_input`), the
-    image an attack starts from and ``--out`` saves."""
+    image an attack starts from and ``--out`` saves. ``model`` may be query-only (ONNX,
+    an HTTP API)."""
     if isinstance(images, torch.Tensor) and images.dim() == 3:
         images = images.unsqueeze(0)
     prepared = [model_input(model, img) for img in images]
     out = []
     for start in range(0, len(prepared), batch_size):
         batch = torch.cat(prepared[start : start + batch_size])
-        out.append(model(batch).float().softmax(-1).cpu())
+        out.append(_ask(model, batch).cpu())
     return torch.cat(out) if out else torch.empty(0, model.num_classes)
 
 
+def _ask(model: Classifier | QueryModel, batch: torch.Tensor) -> torch.Tensor:
+    """Probabilities of one batch; a query-only model is asked through the oracle (a
+    label-only one answers its label with probability 1)."""
+    if isinstance(model, QueryModel):
+        oracle = Oracle(model, len(batch))
+        rows = torch.arange(len(batch))
+        if model.labels_only:
+            labels = oracle.labels(batch, rows).cpu()
+            return torch.nn.functional.one_hot(labels, model.num_classes).float()
+        return oracle.probabilities(batch, rows)
+    logits: torch.Tensor = model(batch)
+    return logits.float().softmax(-1)
+
+
 def predict(
-    model: Classifier,
+    model: Classifier | QueryModel,
     images: ImageSource | Sequence[ImageSource] | Sequence[NamedImage],
     *,
     top: int = 5,

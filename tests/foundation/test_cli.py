@@ -82,6 +82,7 @@ def test_usage_errors_exit_2(args: list[str]) -> None:
     assert runner.invoke(app, args).exit_code == 2
 
 
+@pytest.mark.slow  # a fresh Python process: seconds of start-up
 def test_entry_point_has_no_traceback_unless_debug() -> None:
     command = [sys.executable, "-c", "from hoodwink.cli import main; main()", "predict", "nope.png"]
     quiet = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)

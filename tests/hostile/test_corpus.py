@@ -105,6 +105,7 @@ def test_the_issue_s_worst_shapes_are_refused_from_their_headers() -> None:
     assert peak < 600, peak  # importing torch and hoodwink is most of it
 
 
+@pytest.mark.slow  # a fresh Python process: seconds of start-up
 def test_an_image_just_under_the_pixel_cap_is_bounded() -> None:
     peak, files = _measure("png-rgb-6300x6300.png")  # 39.7 million pixels in 116 kB
     assert files[0]["result"] == [3, 6300, 6300]

@@ -125,6 +125,7 @@ print(len(drawn))
 """
 
 
+@pytest.mark.slow  # a fresh Python process: seconds of start-up
 def test_import_hoodwink_is_light_and_registers_pictures_lazily_in_jupyter() -> None:
     run = subprocess.run([sys.executable, "-c", IN_JUPYTER], capture_output=True, text=True, timeout=120,
                          check=False)

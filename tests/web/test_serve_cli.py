@@ -16,6 +16,7 @@ from hoodwink.cli import app
 pytest.importorskip("gradio")
 
 
+@pytest.mark.slow  # a fresh Python process: seconds of start-up
 def test_import_hoodwink_does_not_import_gradio() -> None:
     code = ("import sys, hoodwink, hoodwink.cli, hoodwink.web, hoodwink.web.session; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('gradio', 'gradio_client')))")
