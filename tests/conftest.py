@@ -36,7 +36,7 @@ def _real_model_only_when_slow(request: pytest.FixtureRequest, monkeypatch: pyte
     ``@pytest.mark.slow`` or give it a tiny model, so ``pytest -m "not slow"`` stays fast."""
     if request.node.get_closest_marker("slow") is not None:
         return
-    import hoodwink.models.efficientnet as efficientnet
+    from hoodwink.models import efficientnet
 
     def refuse(name: str) -> None:
         raise RuntimeError(f"this test loads the real {name} weights: mark it @pytest.mark.slow "
