@@ -293,3 +293,12 @@ def test_trick_never_overwrites_its_input_unless_asked(tmp_path: Path, tiny_mode
         assert image.read_bytes() == before
     done = runner.invoke(app, [*args, "--out", str(image), "--overwrite"])
     assert done.exit_code == 0, done.output
+
+
+def test_an_error_prints_its_text_as_it_is(tmp_path: Path) -> None:
+    """No emoji codes and no markup in one-line errors: "rotate:abc:" and "[red]" stay text."""
+    done = runner.invoke(app, ["trick", "chelsea", "--into", "vulture", "--robust-to", "rotate:abc"])
+    assert done.exit_code == 1 and "rotate:abc:" in done.stderr
+    odd = tmp_path / "[red]x.png"
+    done = runner.invoke(app, ["predict", str(odd)])
+    assert done.exit_code == 1 and "[red]x.png" in done.stderr

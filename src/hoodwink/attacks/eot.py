@@ -397,13 +397,10 @@ def transform(images: torch.Tensor, draws: Draws, transforms: Transforms,
 
 # --- EOT: a wrapper of the model oracle ------------------------------------------------
 
-class _ModelProxy:
-    """What the attack template asks of a model, passed through to the wrapped one."""
+class _Delegates:
+    """What the attack template asks of a model, read from the wrapped ``self.model``."""
 
-    def __init__(self, model: Any) -> None:
-        if not isinstance(model, nn.Module):
-            raise ParameterError("EOT and full-size attacks need a white-box PyTorch model")
-        self.model = model
+    model: Any
 
     @property
     def labels(self) -> Any:
@@ -421,6 +418,15 @@ class _ModelProxy:
     @property
     def name(self) -> str:
         return str(getattr(self.model, "name", type(self.model).__name__))
+
+
+class _ModelProxy(_Delegates):
+    """A wrapper that passes everything else through to the wrapped model too."""
+
+    def __init__(self, model: Any) -> None:
+        if not isinstance(model, nn.Module):
+            raise ParameterError("EOT and full-size attacks need a white-box PyTorch model")
+        self.model = model
 
     def prepare(self, images: torch.Tensor) -> torch.Tensor:
         prepare = getattr(self.model, "prepare", None)
@@ -580,7 +586,7 @@ class _EOTEvaluation(Evaluation):
 
 # --- full size --------------------------------------------------------------------------
 
-class FullSize(nn.Module):
+class FullSize(_Delegates, nn.Module):
     """Attack a photo at its own resolution: the model's resize and centre crop are part of
     the (differentiable) forward, so the perturbation lives on the full-size 8-bit grid.
 
@@ -603,23 +609,6 @@ class FullSize(nn.Module):
             raise ParameterError("full-size attacks need a white-box PyTorch model")
         self.model = model
         self.channels = int(getattr(model, "channels", 3))
-
-    @property
-    def labels(self) -> Any:
-        return getattr(self.model, "labels", None)
-
-    @property
-    def device(self) -> torch.device:
-        device = getattr(self.model, "device", None)
-        return device if isinstance(device, torch.device) else torch.device("cpu")
-
-    @property
-    def num_classes(self) -> Any:
-        return getattr(self.model, "num_classes", None)
-
-    @property
-    def name(self) -> str:
-        return str(getattr(self.model, "name", type(self.model).__name__))
 
     def prepare(self, images: torch.Tensor) -> torch.Tensor:
         """Channels only: the photo keeps its size."""

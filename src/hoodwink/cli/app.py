@@ -17,13 +17,15 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from typer.core import TyperGroup
 
 from hoodwink.errors import HoodwinkError
 
 #: Tables and pictures go to stdout; progress, notes and errors go to stderr.
-console = Console()
-err_console = Console(stderr=True)
+# no emoji codes: a path or a transform like "rotate:abc:" must print as it is
+console = Console(emoji=False)
+err_console = Console(stderr=True, emoji=False)
 
 
 #: Help's words for value types (instead of Python's ``<str>``, ``<list[str]>``).
@@ -99,7 +101,7 @@ class _HoodwinkGroup(TyperGroup):
 
 def fail(message: str, code: int = 1) -> None:
     """Print one line on stderr and exit with ``code``."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -179,5 +181,5 @@ def report_failures(failed: Sequence[Exception], total: int, done: str) -> None:
     if not failed:
         return
     for exc in failed:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
     fail(f"{len(failed)} of {total} images could not be read (listed above); {done}")
