@@ -11,6 +11,9 @@ Adversarial images of the broken samples are kept as 8-bit PNGs beside the
 database (``<folder>/adversarial/<run>/<index>.png``), written atomically
 before their batch is committed.
 
+A generic table of JSON documents, keyed the same way by (run, index), holds
+the rows of ``hoodwink attack`` (:meth:`Store.documents`, :meth:`Store.commit_documents`).
+
 Example:
     >>> store = Store(None)                      # in memory: nothing survives
     >>> store.completed("run")
@@ -24,7 +27,7 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +51,8 @@ CREATE TABLE IF NOT EXISTS samples (
     costs TEXT NOT NULL, png TEXT, PRIMARY KEY (run, idx));
 CREATE TABLE IF NOT EXISTS checks (
     run TEXT NOT NULL, name TEXT NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (run, name));
+CREATE TABLE IF NOT EXISTS documents (
+    run TEXT NOT NULL, idx INTEGER NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (run, idx));
 """
 
 
@@ -147,6 +152,24 @@ class Store:
             [(key, r.index, r.label, r.clean_pred, r.broken_by, r.adv_pred, r.linf, r.l2,
               r.forward, r.backward, r.queries, json.dumps([list(c) for c in r.costs]), r.png)
              for r in records])
+
+    def documents(self, key: str) -> dict[int, dict[str, Any]]:
+        """The JSON documents of run ``key`` already committed, by index (``hoodwink attack``'s rows).
+
+        Example:
+            >>> store = Store(None)
+            >>> store.commit_documents("run", {0: {"success": True}})
+            >>> store.documents("run")
+            {0: {'success': True}}
+        """
+        rows = self._db.execute("SELECT idx, doc FROM documents WHERE run = ? ORDER BY idx",
+                                (key,)).fetchall()
+        return {int(i): dict(json.loads(doc)) for i, doc in rows}
+
+    def commit_documents(self, key: str, rows: Mapping[int, dict[str, Any]]) -> None:
+        """Commit the JSON documents of one finished batch, by index, in one transaction."""
+        self._write("INSERT OR REPLACE INTO documents VALUES (?, ?, ?)",
+                    [(key, int(i), json.dumps(doc, sort_keys=True)) for i, doc in rows.items()])
 
     def check(self, key: str, name: str) -> dict[str, Any] | None:
         """A stored check's document, or None."""
