@@ -83,6 +83,25 @@ class LabelledData:
         return [self.loader(int(i)) for i in indices]
 
 
+def file_label(name: str | os.PathLike[str]) -> int | None:
+    """The class index a file name starts with (``388_panda.png`` -> 388), or None.
+
+    Example:
+        >>> file_label("photos/388_n02510455_giant_panda.JPEG"), file_label("panda.png")
+        (388, None)
+    """
+    found = _INDEXED.match(Path(name).name)
+    return None if found is None else int(found.group(1))
+
+
+def is_class_folder(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is a folder of class sub-folders (and no images of its own)."""
+    folder = Path(path)
+    if not folder.is_dir() or _image_files(folder):
+        return False
+    return any(p.is_dir() and not p.name.startswith(".") for p in folder.iterdir())
+
+
 def load_data(source: Any, *, labels: Labels | None = None, limit: int | None = None) -> LabelledData:
     """Labelled data from a folder, a CSV file, tensors, an ImageSet or a Dataset/DataLoader.
 
@@ -251,12 +270,12 @@ def _folder(folder: Path, labels: Labels | None) -> LabelledData:
                             data.classes, note)
     files = _image_files(folder)
     if files:
-        found = [_INDEXED.match(p.name) for p in files]
-        missing = [p.name for p, m in zip(files, found) if m is None]
+        found = [file_label(p) for p in files]
+        missing = [p.name for p, label in zip(files, found) if label is None]
         if missing:
             raise DataError(f"{folder}: {missing[0]} does not start with its class index "
                             "(name files like 388_panda.jpg, or use one sub-folder per class)")
-        return _files(files, [int(m.group(1)) for m in found if m is not None], str(folder), folder)
+        return _files(files, [label for label in found if label is not None], str(folder), folder)
     subfolders = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not subfolders:
         raise DataError(f"{folder}: no images and no class sub-folders")
@@ -329,4 +348,4 @@ def _csv(path: Path, labels: Labels | None) -> LabelledData:
     return _files([p.resolve() for p in paths], targets, str(path), common)
 
 
-__all__ = ["DataError", "LabelledData", "from_tensors", "load_data"]
+__all__ = ["DataError", "LabelledData", "file_label", "from_tensors", "is_class_folder", "load_data"]
