@@ -3,25 +3,34 @@
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.progress import ProgressColumn, Task
 from rich.table import Table
+from rich.text import Text
 
 from hoodwink.cli.app import (
     DeviceOption,
     JsonOption,
     ModelOption,
+    Terminated,
     app,
     console,
     err_console,
+    fail,
     load_cli_model,
     print_json,
     print_saved,
     report_failures,
 )
 from hoodwink.errors import HoodwinkError, ImageError
+
+if TYPE_CHECKING:
+    from hoodwink.images import NamedImage
 from hoodwink.models import DEFAULT_MODEL
 
 
@@ -56,6 +65,11 @@ def attack(
     attack_name: Annotated[str, typer.Option("--attack", "-a", help="Attack name (--list shows them).")] = "pgd",
     out_dir: Annotated[Path | None, typer.Option("--out-dir", "-o", help="Folder for the PNGs and summary.json.")] = None,
     into: Annotated[str | None, typer.Option("--into", help="Target class for every image (default: away).")] = None,
+    against: Annotated[str, typer.Option(
+        "--against", metavar="auto|labels|predictions",
+        help="Untargeted success is judged against the true labels (file names that start with "
+             "the class index, like 388_panda.png, or one folder of class sub-folders) or the "
+             "model's clean predictions; auto: labels when every input has one.")] = "auto",
     eps: Annotated[str | None, typer.Option("--eps", help="Largest change, e.g. 8/255 (pixel units; default "
                                                           "8/255, or no bound for an attack without linf).")] = None,
     norm: Annotated[str | None, typer.Option("--norm", help="linf, l2 or l1 (default: linf when the attack "
@@ -106,16 +120,33 @@ def attack(
         raise HoodwinkError("give at least one image or directory (or --list)")
     if out_dir is None:
         raise HoodwinkError("--out-dir is required: where to write the adversarial PNGs")
-    import torch
+    if against not in ("auto", "labels", "predictions"):
+        raise HoodwinkError(f"--against must be auto, labels or predictions, not {against!r}")
+    if into is not None and against != "auto":
+        raise HoodwinkError(f"--against {against} is for untargeted attacks: --into is judged "
+                            "against the target class")
+    from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from hoodwink.attacks import AttackResult, Goal, ThreatModel, get_attack
+    from hoodwink.attacks.oracle import num_classes
+    from hoodwink.attacks.registry import attack_info
     from hoodwink.attacks.threat import parse_eps
     from hoodwink.cli.trick import _positive, _threat_options
-    from hoodwink.images import load_images
+    from hoodwink.evaluate.attack_run import (
+        Metered,
+        attack_images,
+        find_labels,
+        judged_against,
+        rebuild,
+        run_key,
+        summary,
+    )
+    from hoodwink.evaluate.data import is_class_folder, load_data
+    from hoodwink.evaluate.store import Store, model_fingerprint
     from hoodwink.io import check_out_dir, write_atomic
     from hoodwink.viz import save as save_picture
-    from hoodwink.viz.common import check_png_path
+    from hoodwink.viz.common import GRID_ROWS, check_png_path
 
     if plot is not None:
         check_png_path(plot)
@@ -134,73 +165,119 @@ def attack(
     algorithm = get_attack(attack_name, steps=steps, step_size=size, restarts=restarts,
                            confidence=confidence or None, seed=seed, batch_size=batch_size, **robust)
     threat = None if eps_value is None else ThreatModel(norm, eps_value)
-    check_out_dir(out_dir, inputs=_input_files(images), overwrite=overwrite)
     failed: list[ImageError] = []
-    named = load_images(images, errors=None if strict else failed)
-    if not named:
-        raise failed[0] if len(failed) == 1 else ImageError(f"none of the {len(failed)} images could be read")
+    class_folder = len(images) == 1 and is_class_folder(images[0])
+    named = [] if class_folder else _read(images, failed, strict)
+    if against == "labels" and not class_folder:  # before any work: a name without a label
+        judged_against(against, find_labels([n.name for n in named], classes=sys.maxsize),
+                       targeted=False)
+    check_out_dir(out_dir, inputs=_input_files(images), overwrite=overwrite)
     classifier = load_cli_model(model, device, weights)
-    goal = Goal.targeted(classifier.labels.find(into)) if into is not None else Goal.untargeted()
-    out_dir.mkdir(parents=True, exist_ok=True)
+    folder: dict[str, int] | None = None
+    if class_folder:
+        data = load_data(images[0], labels=getattr(classifier, "labels", None))
+        folder = dict(zip(data.names, data.labels.tolist()))
+        named = _read(list(data.names), failed, strict)
+    classes = num_classes(classifier) or 0
+    found = find_labels([n.name for n in named], classes=classes, folder=folder)
+    judged = judged_against(against, found, targeted=into is not None)
+    target_class = None if into is None else classifier.labels.find(into)
+    labels = found.labels if judged.startswith("true labels") else None
+    goal = (Goal.targeted(target_class) if target_class is not None else Goal.untargeted(labels))
     files = _out_names([n.name for n in named])
     if quality is not None:
         files = [str(Path(f).with_suffix(".jpg")) for f in files]
+    outs = [out_dir / f for f in files]
     target = FullSize(classifier) if full_size else classifier
     if robust_to is not None:
         target = EOT(target, robust_to, samples=eot_samples, seed=seed or 0)
-    per_batch = 1 if full_size else batch_size  # photos of their own sizes go one by one
-    extra: list[dict[str, Any]] = []
-    results: list[AttackResult] = []
-    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=err_console, transient=True, disable=False) as progress:
-        task = progress.add_task(f"{algorithm.name}", total=len(named))
-        for start in range(0, len(named), per_batch):
-            chunk = named[start : start + per_batch]
-            device = getattr(classifier, "device", "cpu")      # a query-only model has none
-            pixels = torch.cat([target.prepare(n.pixels.to(device)) for n in chunk])
-            result = algorithm(target, pixels, goal.part(start, start + len(chunk), len(named)),
-                               threat, index=torch.arange(start, start + len(chunk)), queries=queries)
-            world = finish(target, result, out=[out_dir / files[start + i] for i in range(len(chunk))],
-                           quality=quality, verify_samples=verify, robust_to=robust_to,
-                           full_size=full_size, seed=seed)
-            result = world.result
-            extra += [world.sample_json(i) for i in range(len(chunk))]
-            results.append(result)
-            progress.advance(task, len(chunk))
-    samples: list[dict[str, Any]] = []
-    for result in results:
-        samples += [result.sample_dict(i) for i in range(len(result))]
-    for n, f, s, e in zip(named, files, samples, extra):
-        s["image"] = n.name
-        s["out"] = str(out_dir / f)
-        if robust_to is not None or full_size or quality is not None or verify:
-            s.update(e)
-    success = [s["success"] for s in samples]
-    doc = {**results[0].header_dict(), "model": classifier.name, "images": len(samples),
-           "success_rate": sum(success) / len(success),
-           "forward": sum(s["forward"] for s in samples), "backward": sum(s["backward"] for s in samples),
-           "queries": sum(s["queries"] for s in samples),
-           "out_dir": str(out_dir), "plot": None if plot is None else str(plot), "samples": samples}
-    if plot is not None:
-        print_saved(save_picture(AttackResult.concat(results), plot, names=[n.name for n in named]))
-    summary = out_dir / "summary.json"
-    write_atomic(summary, (json.dumps(doc, indent=2) + "\n").encode("utf-8"))
+    extras = robust_to is not None or full_size or quality is not None or bool(verify)
+
+    def finish_batch(result: AttackResult, paths: list[Path]) -> tuple[AttackResult, list[dict[str, Any]]]:
+        world = finish(target, result, out=list(paths), quality=quality, verify_samples=verify,
+                       robust_to=robust_to, full_size=full_size, seed=seed)
+        return world.result, [world.sample_json(i) if extras else {} for i in range(len(paths))]
+
+    options = {"attack": algorithm.name, "params": algorithm.params(), "threat": threat and threat.to_dict(),
+               "against": judged, "target": target_class, "queries": queries, "robust_to": robust_to,
+               "eot_samples": eot_samples if robust_to is not None else None, "verify": verify,
+               "full_size": full_size, "quality": quality, "seed": seed}
+    database = out_dir / "attack.sqlite"
+    count_queries = queries is not None or attack_info(attack_name).kind != "gradient"
+    metered = Metered(target)
+    budget = f" (budget {queries:,}/image)" if queries is not None else ""
+    columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn()]
+    if count_queries:  # read live, by the bar's own refresh thread
+        columns.append(_Live(lambda: f"queries {metered.spent():,}{budget}"))
+    try:
+        with Store(database) as store, Progress(*columns, console=err_console, transient=True) as bar:
+            task = bar.add_task(algorithm.name, total=len(named))
+            key = run_key(model_fingerprint(classifier), options)
+            run = attack_images(target, algorithm, named, outs, threat, store=store, key=key,
+                                finish=finish_batch, labels=labels, target=target_class,
+                                queries=queries, batch_size=1 if full_size else batch_size,
+                                progress=lambda done, _: bar.update(task, completed=done),
+                                metered=metered)
+            picture = None if plot is None else rebuild(target, run, named, goal, GRID_ROWS)
+    except Terminated:
+        fail(f"terminated (SIGTERM); finished batches are in {database}: run the same command "
+             "to resume", code=143)
+    except KeyboardInterrupt:
+        fail(f"interrupted; finished batches are in {database}: run the same command to resume",
+             code=130)
+    if run.resumed:
+        err_console.print(f"resumed: {run.resumed} of {len(named)} images were already done ({database})",
+                          highlight=False, markup=False, soft_wrap=True)
+    doc = summary(run, named, goal, model=classifier.name, judged_against=judged,
+                  out_dir=str(out_dir), plot=None if plot is None else str(plot), store=str(database))
+    if picture is not None and plot is not None:
+        print_saved(save_picture(picture, plot, names=[n.name for n in named[:GRID_ROWS]]))
+    summary_file = out_dir / "summary.json"
+    write_atomic(summary_file, (json.dumps(doc, indent=2) + "\n").encode("utf-8"))
     if json_output:
         print_json(doc)
         report_failures(failed, len(failed) + len(named), "the others were attacked")
         return
-    table = Table(title=f"{algorithm.name} on {len(samples)} images ({norm}, eps {eps or 'unbounded'})",
+    samples = doc["samples"]
+    table = Table(title=f"{algorithm.name} on {len(samples)} images ({norm}, eps {eps or 'unbounded'}), "
+                        f"judged against {judged}",
                   title_justify="left", show_edge=False)
     for column in ("image", "before", "after", "tricked", "Linf*255", "passes"):
         table.add_column(column)
     for s in samples:
-        table.add_row(s["image"], s["original"][0]["name"], s["adversarial"][0]["name"],
-                      "[green]yes[/]" if s["success"] else "[red]no[/]", f"{s['linf_255']:.1f}",
-                      f"{s['forward']}+{s['backward']}")
+        verdict = ("[yellow]already wrong[/]" if s["already_wrong"] else
+                   "[green]yes[/]" if s["success"] else "[red]no[/]")
+        table.add_row(escape(s["image"]), s["original"][0]["name"], s["adversarial"][0]["name"], verdict,
+                      f"{s['linf_255']:.1f}", f"{s['forward']}+{s['backward']}")
     console.print(table)
-    console.print(f"success {doc['success_rate']:.0%}; wrote {len(samples)} PNGs and {summary}",
-                  highlight=False)
+    wrong = f" ({doc['already_wrong']} already wrong)" if doc["already_wrong"] else ""
+    resumed = f"; {run.resumed} resumed from {database}" if run.resumed else ""
+    console.print(f"success {doc['success_rate']:.0%}{wrong}; wrote {len(samples)} "
+                  f"{'JPEGs' if quality is not None else 'PNGs'} and {summary_file}{resumed}",
+                  highlight=False, markup=False)
     report_failures(failed, len(failed) + len(named), "the others were attacked")
+
+
+class _Live(ProgressColumn):
+    """A progress-bar column whose text is read afresh at every refresh."""
+
+    def __init__(self, text: Callable[[], str]) -> None:
+        super().__init__()
+        self.text = text
+
+    def render(self, task: Task) -> Text:
+        return Text(self.text())
+
+
+def _read(sources: list[str], failed: list[ImageError], strict: bool) -> list[NamedImage]:
+    """The images, decoded (an unreadable one goes to ``failed`` unless ``strict``)."""
+    from hoodwink.images import load_images
+
+    named = load_images(sources, errors=None if strict else failed)
+    if not named:
+        raise failed[0] if len(failed) == 1 else ImageError(f"none of the {len(failed)} images could be read")
+    return named
 
 
 def _input_files(images: list[str]) -> list[Path]:
