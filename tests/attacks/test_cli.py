@@ -93,7 +93,8 @@ def test_attack_writes_one_png_per_image_and_a_summary(tiny, mlp, images, tmp_pa
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     assert doc == json.loads((out / "summary.json").read_text())
-    assert sorted(p.name for p in out.iterdir()) == [f"img{i}.png" for i in range(5)] + ["summary.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["attack.sqlite"] + [f"img{i}.png" for i in range(5)] + [
+        "summary.json"]  # the store of finished batches (a rerun resumes from it), no WAL left
     assert doc["images"] == 5 and doc["attack"] == "bim"
     for sample in doc["samples"]:
         fooled = read_back(mlp, Path(sample["out"])) == 2
