@@ -103,8 +103,9 @@ def test_an_image_already_misclassified_is_already_wrong_with_no_change(named: P
                 seen = int(linear_model(load_image(s["out"])[:1][None]).argmax())
             assert seen != s["goal_class"]["index"]  # judged on the saved file: still wrong
     table = runner.invoke(app, ["attack", str(named), "--model", model_file, "--attack", "pgd", "--eps",
-                                "0.02", "--steps", "5", "--out-dir", str(out)])
+                                "0.02", "--steps", "5", "--out-dir", str(out), "--plot", str(tmp_path / "p.png")])
     assert table.exit_code == 0, table.stderr
+    assert (tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"  # drawn from the rows and files read back
     assert "judged against true labels (file names)" in " ".join(table.stdout.split())
     assert table.stdout.count("already wrong") == 3  # two rows and the summary line
     assert "resumed: 6 of 6 images were already done" in table.stderr
