@@ -137,6 +137,40 @@ def resume(model_file: Path, data: Path, limit: int, kills: int, seed: int) -> d
             "kills": done_kills, "differ": differ, "seconds": took}
 
 
+ASSERT_TEST = """
+import torch
+from hoodwink import load_model
+from hoodwink.testing import assert_robust
+
+torch.set_num_threads(1)
+
+def test_standard_cnn():
+    assert_robust(load_model({standard!r}), {data!r}, eps=0.2, at_least=0.8, suite="quick", limit={limit})
+
+def test_pgd_trained_cnn():
+    assert_robust(load_model({pgd!r}), {data!r}, eps=0.2, at_least=0.8, suite="quick", limit={limit})
+"""
+
+
+def assert_robust_run(standard: Path, pgd: Path, data: Path, limit: int) -> dict[str, Any]:
+    """The issue's "done when": a user's test file with ``assert_robust`` on the two digits CNNs."""
+    with tempfile.TemporaryDirectory() as tmp:
+        test = Path(tmp) / "test_robustness.py"
+        test.write_text(ASSERT_TEST.format(standard=str(standard), pgd=str(pgd), data=str(data),
+                                           limit=limit))
+        start = time.monotonic()
+        out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                              "--rootdir", tmp, str(test)], check=False, capture_output=True, text=True,
+                             cwd=tmp, env={**os.environ, "OMP_NUM_THREADS": "1"})
+        seconds = time.monotonic() - start
+    lines = out.stdout.splitlines()
+    message = next((ln.strip().removeprefix("E").strip() for ln in lines
+                    if "robust accuracy" in ln and "<" in ln), "")
+    return {"summary": lines[-1] if lines else "", "message": message, "seconds": seconds,
+            "standard_failed": "FAILED test_robustness.py::test_standard_cnn" in out.stdout,
+            "pgd_failed": "FAILED test_robustness.py::test_pgd_trained_cnn" in out.stdout}
+
+
 def ray_vs_local(model: Any, images: torch.Tensor, labels: torch.Tensor, eps: float) -> dict[str, Any]:
     try:
         import ray
@@ -170,7 +204,7 @@ def main() -> None:
     parser.add_argument("--kills", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="fewer images; no PGD training")
     parser.add_argument("--skip", nargs="*", default=[],
-                        help="parts to skip: digits (the digits table) imagenet resume ray")
+                        help="parts to skip: digits (the digits table) imagenet resume ray assert")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -220,6 +254,15 @@ def main() -> None:
                   f"{r['images']} digits) killed {r['kills']} times at random moments and resumed each time: "
                   f"{r['differ']} of {r['rows']} rows differ from an uninterrupted run "
                   f"({r['seconds']:.0f} s).")]
+        print(lines[-1], flush=True)
+    if "assert" not in args.skip and args.models and (args.models / "cnn-pgd.safetensors").is_file():
+        r = assert_robust_run(args.models / "cnn.safetensors", args.models / "cnn-pgd.safetensors",
+                              MNIST, args.digits)
+        verdict = ("standard CNN fails, PGD-trained CNN passes"
+                   if r["standard_failed"] and not r["pgd_failed"] else "NOT as expected")
+        lines += ["", (f"assert_robust (a user's pytest file, eps 0.2, at least 80%, quick suite, first "
+                       f"{args.digits} MNIST test digits): {verdict} ({r['summary']}, {r['seconds']:.0f} s). "
+                       f"The failure says: `{r['message'][:300]}`")]
         print(lines[-1], flush=True)
     if "ray" not in args.skip:
         cnn = digits.trained("cnn", "cnn", TrainConfig(epochs=10, seed=0), split, args.models)[0]
