@@ -54,8 +54,8 @@ def watch_queries(model: Any, listener: Callable[[int], None]) -> Iterator[None]
             model.fn = fn
     elif isinstance(model, nn.Module):
         def hook(module: nn.Module, args: tuple[Any, ...], output: Any) -> None:
-            first = args[0] if args else None
-            listener(int(first.shape[0]) if hasattr(first, "shape") else 1)
+            shape = getattr(args[0], "shape", None) if args else None
+            listener(int(shape[0]) if shape else 1)
 
         handle = model.register_forward_hook(hook)
         try:
