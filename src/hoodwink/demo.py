@@ -71,6 +71,12 @@ class DemoSettings:
     #: (4 transformations per step), and the fresh transformations that check each.
     world_steps: int = 10
     world_checks: int = 100
+    #: "You only get to ask": Square's Linf bound and query budget through the local API,
+    #: and the transfer's bound and MI-FGSM-DI-TI steps on the demo's model.
+    ask_eps: float = 4 / 255
+    ask_queries: int = 1000
+    transfer_eps: float = 16 / 255
+    transfer_steps: int = 10
 
     def __post_init__(self) -> None:
         for name in ("black_steps", "cat_steps"):
@@ -87,7 +93,8 @@ class DemoSettings:
     def quick(cls) -> DemoSettings:
         """Fewer steps and sweep points: the whole story at a fraction of the cost (for tests)."""
         return cls(black_steps=12, cat_steps=12, sweep_points=9, photos=("chelsea", "coffee"),
-                   less_like=("chelsea",), world_steps=4, world_checks=20)
+                   less_like=("chelsea",), world_steps=4, world_checks=20, ask_queries=100,
+                   transfer_steps=4)
 
 
 @dataclass(frozen=True)
@@ -359,6 +366,19 @@ def _world(run: _Run) -> Section:
     return Section("", text, pictures, anchor="world")
 
 
+def _ask(run: _Run) -> Section:
+    from hoodwink.blackbox_demo import ask_chapter
+
+    s = run.settings
+    text, pictures, facts = ask_chapter(run.model, run.picture, photo=s.cat, eps=s.ask_eps,
+                                        queries=s.ask_queries, transfer_eps=s.transfer_eps,
+                                        transfer_steps=s.transfer_steps, into=s.cat_target,
+                                        seed=s.seed, out=run.out)
+    if facts.saved is not None:
+        run.images.append(facts.saved)
+    return Section("", text, pictures, anchor="ask")
+
+
 def _next(run: _Run) -> Section:
     s = run.settings
     return Section("", (
@@ -379,6 +399,7 @@ CHAPTERS: tuple[tuple[str, Callable[[_Run], Section]], ...] = (
     ("Why it works: networks are too linear", _why),
     ("Inside the network", _inside),
     ("Tricks that survive the world", _world),
+    ("You only get to ask", _ask),
     ("What you can do next", _next),
 )
 
