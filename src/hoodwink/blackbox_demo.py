@@ -25,7 +25,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -162,6 +162,17 @@ def ask_chapter(model: Any, picture: Callable[..., Any], *, photo: str = "chelse
         stats = getattr(client, "stats", None)
         facts_http = (int(stats.requests), int(stats.cached)) if stats is not None else (0, 0)
         answered = api.answered()
+    queries_used = int(result.queries[0])
+    success = after[0].index != before[0].index
+    facts = AskFacts(api.served, queries_used, facts_http[0], facts_http[1], answered, success,
+                     before, after, None, (), saved)
+    from hoodwink.viz.blackbox import ask_figure
+
+    # the pictures in the page's order: Square's first, then the transfer's
+    fig = ask_figure(cat, back, before, after, title=f"{photo}, asked {queries_used} times")
+    how = "over HTTP" if api.served else "in Python"
+    pic = picture(fig, "ask-square", f"the {photo} tricked by Square through an API",
+                  _caption(facts, photo, eps, queries))
     transfer = None
     transfer_text = ""
     transfer_pictures: tuple[Any, ...] = ()
@@ -172,23 +183,15 @@ def ask_chapter(model: Any, picture: Callable[..., Any], *, photo: str = "chelse
         else:
             transfer, transfer_text, transfer_pictures = _transfer(
                 model, transfer_model, cat, into, transfer_eps, transfer_steps, seed, picture)
-    queries_used = int(result.queries[0])
-    success = after[0].index != before[0].index
-    facts = AskFacts(api.served, queries_used, facts_http[0], facts_http[1], answered, success,
-                     before, after, transfer, tuple(skipped), saved)
-    from hoodwink.viz.blackbox import ask_figure
-
-    fig = ask_figure(cat, back, before, after, title=f"{photo}, asked {queries_used} times")
-    how = "over HTTP" if api.served else "in Python"
-    pic = picture(fig, "ask-square", f"the {photo} tricked by Square through an API",
-                  _caption(facts, photo, eps, queries))
+    facts = replace(facts, transfer=transfer, skipped=tuple(skipped))
     text = (
         "The networks people worry about sit behind an API: you send a picture, it answers a few "
         "classes and their probabilities, and you never see a gradient. Square (Andriushchenko et al. "
         "2020) needs only those answers: it changes one random square of the perturbation at a time "
         f"and keeps the change when the answer moves away from the true class. Here {model.name} is "
         f"served {how} the way `hoodwink serve-model --top 5` serves it, and every query is one "
-        f"8-bit image{' sent as a PNG' if api.served else ''}. Try it on your own API: `hoodwink serve-model --top 5 --port 8123 &`, then "
+        f"8-bit image{' sent as a PNG' if api.served else ''}. Try it on your own API: "
+        "`hoodwink serve-model --top 5 --port 8123 &`, then "
         f"`hoodwink trick {photo} --away --model http://127.0.0.1:8123/predict --attack square "
         f"--eps {pixels(eps)} --queries {queries}`.")
     if transfer_text:
@@ -297,8 +300,8 @@ def _transfer(surrogate: Any, target: Any, cat: torch.Tensor, into: str, eps: fl
         f"image: {verdict}.")
     if not fooled_there:
         text += (" A targeted transfer from one surrogate rarely works; an ensemble of surrogates "
-                 "(`hoodwink transfer` with several `--surrogate`), more steps or a larger eps "
-                 "raise the odds.")
+                 "(`hoodwink transfer photos/ --from efficientnet-lite0,efficientnet-lite1 --to "
+                 f"{target.name}`), more steps or a larger eps raise the odds.")
     with torch.no_grad():
         probs = target(torch.stack([model_input(target, crafted.original)[0],
                                     model_input(target, crafted.adversarial)[0]]).to(

@@ -92,6 +92,7 @@ def test_the_transfer_is_told_and_skipped_without_its_weights(
     text, shown, facts = ask_chapter(sharp, pictures, target=other, into="c3", serve=False,
                                      transfer_eps=16 / 255, transfer_steps=3, **OPTIONS)
     assert shown == ("ask-square", "transfer-other") and facts.transfer is not None
+    assert list(pictures.captions) == list(shown)          # saved in the page's order
     fooled_here, fooled_there, before, after = facts.transfer
     assert before in sharp.labels.names and after in sharp.labels.names
     assert ("the trick travelled" in text) == fooled_there

@@ -41,6 +41,9 @@ def test_demo_tells_the_whole_story_on_the_real_network(imagenet_model: Classifi
     assert towel.name == "paper towel" and towel.probability >= 0.9
     assert vulture.name == "vulture" and vulture.probability >= 0.9
     assert "Read back from black-paper-towel.png: paper towel" in page
+    # you only get to ask: the counts on the page agree (client's requests = server's answers)
+    sent = re.search(r"the client sent (\d+) HTTP requests.*?the server answered (\d+) requests", page)
+    assert sent is not None and sent.group(1) == sent.group(2) and "chelsea-ask-square.png" in images
     less = predict(imagenet_model, images["chelsea-less-like-tiger-cat.png"], top=1)[0].top1
     assert less.name != "tiger cat" and f"chelsea-less-like-tiger-cat.png: {less.name}" in page
 
