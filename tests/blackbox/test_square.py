@@ -139,6 +139,23 @@ def test_squares_are_drawn_per_image(mlp) -> None:
     assert not torch.equal(result.adversarial[0], result.adversarial[1])
 
 
+@pytest.mark.parametrize("p_init,side", [(None, 14), (0.8, 14), (0.05, 4)])
+def test_the_first_linf_square_covers_p_init_of_the_image(make_linear, p_init, side) -> None:
+    """The default Linf p_init is 0.8 (AutoAttack's; the paper's 0.05 shrinks too soon on a
+    1000-query budget): the first square after the stripes is round(sqrt(0.8 * 16 * 16)) = 14
+    pixels a side. The stripes are constant per column, so every row of the window changes."""
+    model = make_linear(torch.stack([torch.zeros(768), torch.full((768,), 1e-3)]),
+                        torch.tensor([10.0, 0.0]), size=(16, 16))
+    seen: list[torch.Tensor] = []
+    model.register_forward_hook(lambda _m, inp, _out: seen.append(inp[0].detach().clone()))
+    x = torch.full((1, 3, 16, 16), 128 / 255)
+    result = Square(p_init=p_init)(model, x, Goal.untargeted(), ThreatModel("linf", 4 / 255),
+                                   queries=3)
+    assert not result.success.any() and len(seen) == 3        # clean, stripes, one square
+    rows = (seen[2] != seen[1]).any(dim=1)[0].any(dim=1).nonzero().flatten()
+    assert int(rows[-1] - rows[0]) + 1 == side
+
+
 def test_linf_squares_take_whole_8_bit_levels(mlp, images) -> None:
     """eps 0.05 is 12.75 levels: every changed pixel moves by exactly 12 levels."""
     result = get_attack("square")(mlp, images, Goal.targeted(1), ThreatModel("linf", 0.05),

@@ -15,6 +15,12 @@ perturbation and keeps the change if the margin loss falls:
 The window's area is a fraction ``p`` of the image; ``p`` starts at ``p_init``
 and is halved on the reference schedule, rescaled from the paper's 10,000
 iterations to the budget (``queries``, or ``steps`` when no budget is given).
+For Linf ``p_init`` is 0.8 by default, as in AutoAttack (the same authors' Square
+for budgets of thousands; torchattacks and ART also start at 0.8), not the paper's
+ImageNet 0.05: that value was tuned for 10,000 queries, and with the schedule
+rescaled to 1,000 it shrinks the squares ten times sooner (side 13 pixels of 224
+after 100 queries). On 6 ImageNet photos, EfficientNet-Lite0, 4/255, 300 queries,
+seeds 0-2: 6 of 18 runs fooled with 0.05, 12 of 18 with 0.8 (torchattacks: 11).
 Unlike torchattacks and ART, which share one square position across the batch,
 every image draws its own window from its own seed
 (:func:`~hoodwink.attacks.engine.mix_seed` of the attack's seed and the image's
@@ -166,8 +172,8 @@ class Square(AttackBase):
     """The Square attack, Linf or L2 (from the threat's norm).
 
     Args:
-        p_init: the first square's fraction of the image (None: 0.05 for Linf,
-            0.1 for L2, the paper's ImageNet settings).
+        p_init: the first square's fraction of the image (None: 0.8 for Linf, as
+            in AutoAttack; 0.1 for L2, the paper's ImageNet setting).
         steps: the most queries per image when no query budget is given (with a
             budget, the budget is the horizon and sets the p schedule).
         batch_size: images per batch.
@@ -205,7 +211,7 @@ class Square(AttackBase):
         rows = batch.rows
         draws = _Draws(self.seed, batch.index)
         horizon = oracle.budget if oracle.budget is not None else self.steps
-        p_init = self.p_init if self.p_init is not None else (0.05 if threat.norm == "linf"
+        p_init = self.p_init if self.p_init is not None else (0.8 if threat.norm == "linf"
                                                                else 0.1)
         used = torch.zeros(n, dtype=torch.long, device=device)
 
