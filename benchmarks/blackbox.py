@@ -2,27 +2,54 @@
 
 Every library attacks the same function: hoodwink's EfficientNet-Lite0 on the
 same 8-bit photos from ``../shared/data/imagenet-samples/images`` (the first
-``--images`` the model gets right, prepared to 224 x 224 and rounded to the
-1/255 grid). Queries are counted by the benchmark's own wrapper around the
-model (images through its forward pass), never by the libraries; success is
-judged on the 8-bit outputs, predicted again.
+ones, sorted by name, that the model gets right, prepared to 224 x 224 and
+rounded to the 1/255 grid: the photos of ``benchmarks/attacks.py``). Queries are
+counted by the benchmark's own wrapper around the model (images through its
+forward pass), never by the libraries; success is judged on 8-bit images.
 
 (a) Square Linf, eps 4/255, untargeted, budget 1000 queries per image: success
-    within the budget and the median queries of the successes. hoodwink stops
-    each image at its budget exactly; a library that cannot is run with its own
-    budget setting and an image counts as a success only if its first 8-bit
-    success came within 1000 counted queries (replayed from the wrapper's log).
-(b) the same at eps 0.05 (the paper's setting; 12/255 on the 8-bit grid),
+    within the budget, the median and mean queries of the successes. hoodwink stops
+    each image at its budget exactly (the wrapper's count is checked against
+    hoodwink's own). The peers run on the whole batch with their own budget
+    setting (torchattacks ``n_queries=1000``; ART ``max_iter=333``, as ART makes
+    three model calls per iteration: the current images, their loss again and
+    the candidates) and the wrapper replays them: each image it is shown is
+    charged to the clean photo it lies within eps of, rounded to the 8-bit grid
+    and answered for the rounded image (it moves a Square query by a float error
+    only), and an image counts as a success only if its first fooling query came
+    within the budget. Every library starts its squares at ``p_init`` 0.8 (the
+    peers' and hoodwink's default for Linf).
+(b) the same at eps 0.05 (the paper's setting; 12/255 on the 8-bit grid, which
+    is what every library is given, since 0.05 rounds to 13/255 outside the ball),
     against the paper's ResNet-50 line (median 11, mean 73 queries) as a reference.
-(c) HopSkipJump L2, untargeted, at 1000 and 5000 queries: median L2 of the
-    8-bit successes.
+(c) HopSkipJump L2, untargeted, at 1000 and 5000 queries: success and the
+    median L2 of the 8-bit successes. ART does not count its queries: it attacks
+    one photo at a time through the wrapper with its defaults (``init_eval`` 100,
+    ``max_eval`` 10000, ``init_size`` 100) and as many iterations as it wants,
+    and the wrapper stops it at the budget (it raises at the first call past it;
+    a call that straddles the budget is judged only up to it). ART's image at the
+    budget is the closest 8-bit image among those it was shown within the budget
+    whose float query fooled the model and whose 8-bit rounding still does (at
+    least as good for ART as its last iterate; these extra judging passes are not
+    counted and their time is taken off ART's). ART draws its random start from an
+    unseeded generator, so its rows vary from run to run.
+(d) transfer: crafted on Lite0, or on the ensemble Lite0 + Lite1 (mean logits),
+    tested on EfficientNet-Lite2, eps 8/255 and 16/255, 10 steps of eps / 10,
+    momentum 1: hoodwink's ``mifgsm`` (every step spent) and ``mifgsm-di-ti``
+    against torchattacks' ``MIFGSM``, ``DIFGSM`` and ``TIFGSM`` (their DI and TI
+    defaults: resize rate 0.9, probability 0.5, a 15 x 15 Gaussian kernel; decay
+    set to 1.0 as ours). Each output is rounded to 8 bits and sent to Lite2 as
+    ``transfer`` sends it (resized to Lite2's input); success: Lite2's top-1 is
+    not the true class. Photos: the first ones Lite0, Lite1 and Lite2 all get right.
 
 How to run (peers live in their own venv, never in the project's dependencies)::
 
-    .venv-bench/bin/python benchmarks/blackbox.py --images 16     # peers when installed
-    .venv/bin/python benchmarks/blackbox.py --images 8 --only hoodwink
+    .venv-bench/bin/python benchmarks/blackbox.py                  # everything, 1 thread
+    .venv-bench/bin/python benchmarks/blackbox.py --images 2 --hsj-images 1 \\
+        --transfer-images 2 --square-budget 40 --hsj-budgets 60,120 --transfer-steps 2
+    .venv/bin/python benchmarks/blackbox.py --only hoodwink --skip hsj transfer
 
-Writes ``benchmarks/results/blackbox.md`` and prints it.
+Writes ``benchmarks/results/blackbox.md`` (or ``--out``) and prints it.
 """
 
 from __future__ import annotations
@@ -30,28 +57,40 @@ from __future__ import annotations
 import argparse
 import datetime
 import importlib.util
+import math
+import os
 import platform
+import shlex
 import statistics
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from hoodwink.attacks import Goal, ThreatModel, get_attack
+from hoodwink.attacks.transfer import Ensemble, transfer
 from hoodwink.images import load_images, quantize
 from hoodwink.models import Classifier, load_model
+from hoodwink.models.classifier import model_input
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / ".." / "shared" / "data" / "imagenet-samples" / "images"
 RESULTS = ROOT / "benchmarks" / "results" / "blackbox.md"
+SECTIONS = ("square", "hsj", "transfer")
+#: The paper's Square Linf 0.05 on ResNet-50 (Andriushchenko et al. 2020, 10,000 queries).
+PAPER = "median 11, mean 73 queries (Square Linf 0.05, ResNet-50, Andriushchenko et al. 2020)"
 
+
+# --- the counting wrappers -------------------------------------------------------------
 
 class Counter(nn.Module):
-    """The classifier, counting every image that goes through its forward pass and
-    remembering, per image of the batch being attacked, when it was first fooled."""
+    """The classifier, counting every image that goes through its forward pass
+    (hoodwink's attacks go through it; its count is checked against theirs)."""
 
     def __init__(self, model: Classifier) -> None:
         super().__init__()
@@ -73,53 +112,101 @@ class Counter(nn.Module):
         return out
 
 
+class BudgetSpent(Exception):
+    """Raised by :class:`Watch` at the first call after every photo's budget is spent."""
+
+
+class Watch(nn.Module):
+    """The model as a peer library sees it, through the benchmark's own count.
+
+    Each image of a forward pass is one query, charged to the clean photo nearest
+    to it in Linf (an attack on one photo at a time: that photo). With ``snap`` the
+    image is rounded to the 8-bit grid and answered for the rounded image, and the
+    first query that fools the model is remembered per photo (Square). Without it
+    the float image is answered, and every fooling query whose 8-bit rounding is
+    closer (L2) than the best so far is judged again, rounded, in an extra pass that
+    is neither counted nor timed (HopSkipJump). Queries past ``budget`` are counted
+    but never judged; with ``stop``, a call made when every photo is past its
+    budget raises :class:`BudgetSpent`.
+    """
+
+    def __init__(self, model: Classifier, clean: torch.Tensor, labels: torch.Tensor,
+                 budget: int, *, snap: bool, stop: bool = False) -> None:
+        super().__init__()
+        self.model = model
+        self.clean, self.truth = clean, labels
+        self.budget, self.snap, self.stop = budget, snap, stop
+        n = len(clean)
+        self.count = [0] * n
+        self.first: list[int | None] = [None] * n
+        self.best_l2 = [math.inf] * n
+        self.judge_seconds = 0.0
+
+    def owners(self, z: torch.Tensor) -> list[int]:
+        if len(self.clean) == 1:
+            return [0] * len(z)
+        gap = (z[:, None] - self.clean[None]).abs().flatten(2).amax(2)
+        return [int(i) for i in gap.argmin(1)]
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        z = z.float()                       # ART's HopSkipJump asks in float64
+        owner = self.owners(z.detach())
+        if self.stop and all(self.count[o] >= self.budget for o in set(owner)):
+            raise BudgetSpent
+        zq = quantize(z.detach())
+        logits: torch.Tensor = self.model(zq if self.snap else z)
+        fooled = (logits.argmax(1).cpu() != self.truth[owner]).tolist()
+        judge: list[int] = []
+        for j, o in enumerate(owner):
+            self.count[o] += 1
+            if self.count[o] > self.budget or not fooled[j]:
+                continue
+            if self.snap:
+                if self.first[o] is None:
+                    self.first[o] = self.count[o]
+            elif float((zq[j] - self.clean[o]).norm()) < self.best_l2[o]:
+                judge.append(j)
+        if judge:
+            start = time.perf_counter()
+            with torch.no_grad():
+                again = self.model(zq[judge]).argmax(1).cpu()
+            for j, label in zip(judge, again.tolist()):
+                o = owner[j]
+                l2 = float((zq[j] - self.clean[o]).norm())
+                if label != int(self.truth[o]) and l2 < self.best_l2[o]:
+                    self.best_l2[o] = l2
+            self.judge_seconds += time.perf_counter() - start
+        return logits
+
+
+# --- rows and tables -------------------------------------------------------------------
+
 @dataclass
 class Row:
+    """One library's run of one setting."""
+
+    section: str
     library: str
     setting: str
+    images: int
     success: float
-    median_queries: float | None
-    mean_queries: float | None
-    median_l2: float | None
     seconds: float
+    median_queries: float | None = None
+    mean_queries: float | None = None
+    median_l2: float | None = None
+    note: str = ""
 
 
-def photos(model: Classifier, count: int) -> tuple[torch.Tensor, torch.Tensor]:
-    named = load_images(DATA)
-    xs, ys = [], []
-    for item in named:
-        truth = int(Path(item.name).name.split("_")[0])
-        x = quantize(model.prepare(item.pixels.unsqueeze(0)))
-        with torch.no_grad():
-            if int(model(x).argmax(1)) != truth:
-                continue
-        xs.append(x)
-        ys.append(truth)
-        if len(xs) == count:
-            break
-    return torch.cat(xs), torch.tensor(ys)
+def _median(values: Sequence[float]) -> float | None:
+    return statistics.median(values) if values else None
 
 
-def ours_square(counter: Counter, x: torch.Tensor, y: torch.Tensor, eps: float) -> Row:
-    start, before = time.perf_counter(), counter.images
-    result = get_attack("square")(counter, x, Goal.untargeted(y), ThreatModel("linf", eps),
-                                  queries=1000)
-    seconds = time.perf_counter() - start
-    assert counter.images - before == int(result.queries.sum())   # the wrapper agrees
-    q = result.queries[result.success].float().tolist()
-    return Row("hoodwink", f"square linf {_eps(eps)}, 1000 queries",
-               float(result.success.float().mean()), statistics.median(q) if q else None,
-               statistics.mean(q) if q else None, None, seconds)
+def _mean(values: Sequence[float]) -> float | None:
+    return statistics.mean(values) if values else None
 
 
-def ours_hsj(counter: Counter, x: torch.Tensor, y: torch.Tensor, budget: int) -> Row:
-    start = time.perf_counter()
-    result = get_attack("hopskipjump")(counter, x, Goal.untargeted(y), queries=budget)
-    seconds = time.perf_counter() - start
-    l2 = result.l2[result.success].tolist()
-    return Row("hoodwink", f"hopskipjump l2, {budget} queries",
-               float(result.success.float().mean()), None, None,
-               statistics.median(l2) if l2 else None, seconds)
+def _fmt(v: float | None, spec: str) -> str:
+    return "-" if v is None else format(v, spec)
 
 
 def _eps(eps: float) -> str:
@@ -130,86 +217,299 @@ def _eps(eps: float) -> str:
     return f"{eps:g} ({levels}/255 on the 8-bit grid)"
 
 
+def _grid(eps: float) -> float:
+    """eps in whole 8-bit levels (what every library is given)."""
+    return math.floor(eps * 255 + 1e-4) / 255
+
+
 def peers_available() -> dict[str, bool]:
     return {name: importlib.util.find_spec(module) is not None
-            for name, module in (("torchattacks", "torchattacks"),
-                                 ("ART", "art"))}
+            for name, module in (("torchattacks", "torchattacks"), ("ART", "art"))}
 
 
-def torchattacks_square(counter: Counter, x: torch.Tensor, y: torch.Tensor, eps: float) -> Row:
+# --- photos ------------------------------------------------------------------------------
+
+def photos(model: Classifier, count: int, also: Sequence[Classifier] = ()
+           ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first ``count`` photos (sorted by name) that ``model`` and every model of ``also``
+    classify right: (N, 3, H, W) at ``model``'s input size on the 8-bit grid, true labels."""
+    xs, ys = [], []
+    for item in load_images(DATA):
+        truth = int(Path(item.name).name.split("_")[0])
+        x = quantize(model.prepare(item.pixels.unsqueeze(0)))
+        with torch.no_grad():
+            if any(int(m(model_input(m, x)).argmax(1)) != truth for m in (model, *also)):
+                continue
+        xs.append(x)
+        ys.append(truth)
+        if len(xs) == count:
+            break
+    return torch.cat(xs), torch.tensor(ys)
+
+
+# --- Square ------------------------------------------------------------------------------
+
+def ours_square(counter: Counter, x: torch.Tensor, y: torch.Tensor, eps: float,
+                budget: int) -> Row:
+    start, before = time.perf_counter(), counter.images
+    result = get_attack("square")(counter, x, Goal.untargeted(y), ThreatModel("linf", eps),
+                                  queries=budget)
+    seconds = time.perf_counter() - start
+    assert counter.images - before == int(result.queries.sum())   # the wrapper agrees
+    q = result.queries[result.success].float().tolist()
+    return Row("square", "hoodwink", f"square linf {_eps(eps)}, {budget} queries", len(x),
+               float(result.success.float().mean()), seconds, _median(q), _mean(q))
+
+
+def _square_row(library: str, watch: Watch, eps: float, budget: int, seconds: float,
+                note: str) -> Row:
+    q = [float(f) for f in watch.first if f is not None and f <= budget]
+    return Row("square", library, f"square linf {_eps(eps)}, {budget} queries",
+               len(watch.first), len(q) / len(watch.first), seconds, _median(q), _mean(q),
+               note=note)
+
+
+def torchattacks_square(model: Classifier, x: torch.Tensor, y: torch.Tensor, eps: float,
+                        budget: int) -> Row:
     import torchattacks
 
-    first: dict[int, int] = {}
+    watch = Watch(model, x, y, budget, snap=True)
+    atk = torchattacks.Square(watch, norm="Linf", eps=_grid(eps), n_queries=budget, seed=0)
     start = time.perf_counter()
-    for i in range(len(x)):         # one image at a time: the wrapper's count is that image's
-        counter.images = 0
-        seen = 0
+    atk(x, y)
+    return _square_row("torchattacks", watch, eps, budget, time.perf_counter() - start,
+                       f"n_queries={budget}, p_init {atk.p_init}")
 
-        class Watch(nn.Module):
-            def forward(self, z: torch.Tensor, i: int = i) -> torch.Tensor:
-                nonlocal seen
-                out: torch.Tensor = counter(z)
-                for j in range(len(z)):
-                    seen += 1
-                    zq = torch.round(z[j:j + 1] * 255) / 255
-                    with torch.no_grad():
-                        if i not in first and int(counter.model(zq).argmax(1)) != int(y[i]):
-                            first[i] = seen
-                return out
 
-        atk = torchattacks.Square(Watch(), norm="Linf", eps=eps, n_queries=1000, seed=0)
-        atk(x[i:i + 1], y[i:i + 1])
+def art_classifier(model: nn.Module, shape: tuple[int, ...], classes: int) -> object:
+    from art.estimators.classification import PyTorchClassifier
+
+    return PyTorchClassifier(model=model, loss=nn.CrossEntropyLoss(), input_shape=shape,
+                             nb_classes=classes, clip_values=(0.0, 1.0), device_type="cpu")
+
+
+def art_square(model: Classifier, x: torch.Tensor, y: torch.Tensor, eps: float,
+               budget: int) -> Row:
+    import numpy as np
+    from art.attacks.evasion import SquareAttack
+
+    watch = Watch(model, x, y, budget, snap=True)
+    iters = max(budget // 3, 1)
+    atk = SquareAttack(art_classifier(watch, tuple(x.shape[1:]), model.num_classes),
+                       norm=np.inf, eps=_grid(eps), max_iter=iters, batch_size=len(x),
+                       verbose=False)
+    np.random.seed(0)
+    start = time.perf_counter()
+    atk.generate(x.numpy(), y.numpy())
+    return _square_row("ART", watch, eps, budget, time.perf_counter() - start,
+                       f"max_iter={iters}, p_init {atk.p_init}")
+
+
+# --- HopSkipJump -------------------------------------------------------------------------
+
+def ours_hsj(counter: Counter, x: torch.Tensor, y: torch.Tensor, budget: int) -> Row:
+    start, before = time.perf_counter(), counter.images
+    result = get_attack("hopskipjump")(counter, x, Goal.untargeted(y), queries=budget)
     seconds = time.perf_counter() - start
-    ok = [q for q in first.values() if q <= 1000]
-    return Row("torchattacks", f"square linf {_eps(eps)}, 1000 queries",
-               len(ok) / len(x), statistics.median(ok) if ok else None,
-               statistics.mean(ok) if ok else None, None, seconds)
+    assert counter.images - before == int(result.queries.sum())
+    l2 = result.l2[result.success].tolist()
+    return Row("hsj", "hoodwink", f"hopskipjump l2, {budget} queries", len(x),
+               float(result.success.float().mean()), seconds, median_l2=_median(l2))
 
 
-def table(rows: list[Row]) -> str:
-    lines = ["| library | setting | success | median queries | mean queries | median L2 | s |",
-             "|---|---|---|---|---|---|---|"]
+def art_hsj(model: Classifier, x: torch.Tensor, y: torch.Tensor, budget: int) -> Row:
+    import numpy as np
+    from art.attacks.evasion import HopSkipJump
+
+    seconds, found, used = 0.0, [], []
+    for i in range(len(x)):                 # one photo at a time: the wrapper stops it
+        watch = Watch(model, x[i:i + 1], y[i:i + 1], budget, snap=False, stop=True)
+        atk = HopSkipJump(art_classifier(watch, tuple(x.shape[1:]), model.num_classes),
+                          targeted=False, norm=2, max_iter=budget, max_eval=10000,
+                          init_eval=100, init_size=100, verbose=False)
+        np.random.seed(i)
+        start = time.perf_counter()
+        try:
+            atk.generate(x[i:i + 1].numpy(), y=np.eye(model.num_classes)[y[i:i + 1].numpy()])
+        except BudgetSpent:
+            pass
+        seconds += time.perf_counter() - start - watch.judge_seconds
+        used.append(min(watch.count[0], budget))
+        if math.isfinite(watch.best_l2[0]):
+            found.append(watch.best_l2[0])
+    return Row("hsj", "ART", f"hopskipjump l2, {budget} queries", len(x), len(found) / len(x),
+               seconds, median_l2=_median(found),
+               note=f"stopped by the wrapper; queries used: median {_median(used):.0f}")
+
+
+# --- transfer ----------------------------------------------------------------------------
+
+def _transfer_setting(surrogates: str, eps: float, steps: int) -> str:
+    return f"{surrogates} -> lite2, linf {_eps(eps)}, {steps} steps"
+
+
+def ours_transfer(sources: Sequence[Classifier], target: Classifier, x: torch.Tensor,
+                  y: torch.Tensor, eps: float, steps: int, attack: str) -> Row:
+    extra = {"early_stop": False} if attack == "mifgsm" else {}
+    start = time.perf_counter()
+    out = transfer(list(sources), target, x, Goal.untargeted(y), ThreatModel("linf", eps),
+                   attack=attack, steps=steps, **extra)
+    seconds = time.perf_counter() - start
+    names = "+".join(m.name.replace("efficientnet-", "") for m in sources)
+    return Row("transfer", "hoodwink", f"{attack}, " + _transfer_setting(names, eps, steps),
+               len(x), float(out.success.float().mean()), seconds)
+
+
+def torchattacks_transfer(sources: Sequence[Classifier], target: Classifier, x: torch.Tensor,
+                          y: torch.Tensor, eps: float, steps: int, attack: str) -> Row:
+    import torchattacks
+
+    surrogate = sources[0] if len(sources) == 1 else Ensemble(list(sources))
+    atk = getattr(torchattacks, attack)(surrogate, eps=eps, alpha=eps / steps, steps=steps,
+                                        decay=1.0)
+    start = time.perf_counter()             # timed as ours: crafting and both target queries
+    adv = quantize(atk(x, y))
+    with torch.no_grad():
+        target(model_input(target, x))
+        pred = target(model_input(target, adv)).argmax(1)
+    seconds = time.perf_counter() - start
+    names = "+".join(m.name.replace("efficientnet-", "") for m in sources)
+    return Row("transfer", "torchattacks", f"{attack}, " + _transfer_setting(names, eps, steps),
+               len(x), float((pred != y).float().mean()), seconds)
+
+
+# --- the report --------------------------------------------------------------------------
+
+def table(rows: Sequence[Row]) -> str:
+    lines = [("| library | setting | images | success | median queries | mean queries | "
+              "median L2 | s | note |"), "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        def fmt(v: float | None, spec: str) -> str:
-            return "-" if v is None else format(v, spec)
-        lines.append(f"| {r.library} | {r.setting} | {r.success:.0%} | "
-                     f"{fmt(r.median_queries, '.0f')} | {fmt(r.mean_queries, '.0f')} | "
-                     f"{fmt(r.median_l2, '.3f')} | {r.seconds:.0f} |")
+        lines.append(f"| {r.library} | {r.setting} | {r.images} | {r.success:.0%} | "
+                     f"{_fmt(r.median_queries, '.0f')} | {_fmt(r.mean_queries, '.0f')} | "
+                     f"{_fmt(r.median_l2, '.3f')} | {r.seconds:.0f} | {r.note} |")
     return "\n".join(lines)
 
 
+def _ratio(a: float | None, b: float | None, spec: str = ".2f") -> str:
+    if a is None or b is None or b == 0:
+        return "-"
+    return format(a / b, spec) + "x"
+
+
+def ratios(rows: Sequence[Row]) -> str:
+    """Ours against each peer at the same setting: the issue's criteria, as ratios."""
+    ours = {(r.section, r.setting): r for r in rows if r.library == "hoodwink"}
+    lines = []
+    for r in rows:
+        if r.library == "hoodwink":
+            continue
+        if r.section == "transfer":     # ours mifgsm against MIFGSM, mifgsm-di-ti against all
+            attack, rest = r.setting.split(", ", 1)
+            for name in ("mifgsm", "mifgsm-di-ti") if attack == "MIFGSM" else ("mifgsm-di-ti",):
+                o = ours.get(("transfer", f"{name}, {rest}"))
+                if o is not None:
+                    verdict = ">=" if o.success >= r.success else "<"
+                    lines.append(f"- transfer {rest}: ours {name} {o.success:.0%} {verdict} "
+                                 f"torchattacks {attack} {r.success:.0%}; time "
+                                 f"{_ratio(o.seconds, r.seconds)}")
+            continue
+        o = ours.get((r.section, r.setting))
+        if o is None:
+            continue
+        if r.section == "square":
+            lines.append(f"- {r.setting}: success ours {o.success:.0%} vs {r.library} "
+                         f"{r.success:.0%}; median queries ours/{r.library} "
+                         f"{_ratio(o.median_queries, r.median_queries)}; time "
+                         f"{_ratio(o.seconds, r.seconds)}")
+        else:
+            lines.append(f"- {r.setting}: success ours {o.success:.0%} vs {r.library} "
+                         f"{r.success:.0%}; median L2 ours/{r.library} "
+                         f"{_ratio(o.median_l2, r.median_l2)}; time {_ratio(o.seconds, r.seconds)}")
+    return "\n".join(lines)
+
+
+def report(rows: Sequence[Row], command: str, counts: dict[str, int]) -> str:
+    head = (f"# Black-box attacks: hoodwink, torchattacks, ART\n\n"
+            f"{datetime.date.today()}, {platform.processor() or platform.machine()}, "
+            f"{torch.get_num_threads()} thread(s), torch {torch.__version__}; "
+            f"peers: {peers_available()}; photos: "
+            + ", ".join(f"{k} {v}" for k, v in counts.items())
+            + f"\n\nCommand: `{command}`\n\nQueries are counted by the benchmark's wrapper; "
+            "success is judged on 8-bit images (see the script's docstring).\n")
+    parts = [head]
+    for section, title in (("square", "Square Linf, untargeted, EfficientNet-Lite0"),
+                           ("hsj", "HopSkipJump L2, untargeted, EfficientNet-Lite0"),
+                           ("transfer", "Transfer to EfficientNet-Lite2, untargeted")):
+        some = [r for r in rows if r.section == section]
+        if some:
+            parts.append(f"## {title}\n\n{table(some)}\n")
+            if section == "square":
+                parts.append(f"Reference: {PAPER}.\n")
+    parts.append(f"## Ratios\n\n{ratios(rows) or '-'}\n")
+    return "\n".join(parts)
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=int, default=16)
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--images", type=int, default=16, help="photos for Square")
+    parser.add_argument("--hsj-images", type=int, default=8, help="photos for HopSkipJump")
+    parser.add_argument("--transfer-images", type=int, default=16, help="photos for transfer")
+    parser.add_argument("--square-budget", type=int, default=1000)
+    parser.add_argument("--hsj-budgets", default="1000,5000", help="comma-separated")
+    parser.add_argument("--transfer-steps", type=int, default=10)
+    parser.add_argument("--skip", nargs="*", choices=SECTIONS, default=[])
     parser.add_argument("--only", choices=("hoodwink", "all"), default="all")
-    parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--skip-hsj", action="store_true")
-    parser.add_argument("--skip-square", action="store_true")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    model = load_model("efficientnet-lite0", device="cpu")
-    x, y = photos(model, args.images)
-    counter = Counter(model)
-    runs: list[Callable[[], Row]] = [] if args.skip_square else [
-        lambda: ours_square(counter, x, y, 4 / 255),
-        lambda: ours_square(counter, x, y, 0.05),
-    ]
-    if not args.skip_hsj:
-        runs += [lambda: ours_hsj(counter, x, y, 1000), lambda: ours_hsj(counter, x, y, 5000)]
-    if args.only == "all" and peers_available()["torchattacks"]:
-        runs.append(lambda: torchattacks_square(counter, x, y, 4 / 255))
-    rows = []
+    torch.set_num_threads(args.threads)
+    peers = peers_available() if args.only == "all" else {"torchattacks": False, "ART": False}
+    lite0 = load_model("efficientnet-lite0", device="cpu")
+    runs: list[Callable[[], Row]] = []
+    counts: dict[str, int] = {}
+
+    if "square" not in args.skip:
+        x, y = photos(lite0, args.images)
+        counts["square"] = len(x)
+        counter, b = Counter(lite0), args.square_budget
+        for eps in (4 / 255, 0.05):
+            runs.append(partial(ours_square, counter, x, y, eps, b))
+            if peers["torchattacks"]:
+                runs.append(partial(torchattacks_square, lite0, x, y, eps, b))
+            if peers["ART"]:
+                runs.append(partial(art_square, lite0, x, y, eps, b))
+    if "hsj" not in args.skip:
+        xh, yh = photos(lite0, args.hsj_images)
+        counts["hsj"] = len(xh)
+        counter_h = Counter(lite0)
+        for budget in (int(v) for v in args.hsj_budgets.split(",")):
+            runs.append(partial(ours_hsj, counter_h, xh, yh, budget))
+            if peers["ART"]:
+                runs.append(partial(art_hsj, lite0, xh, yh, budget))
+    if "transfer" not in args.skip:
+        lite1 = load_model("efficientnet-lite1", device="cpu")
+        lite2 = load_model("efficientnet-lite2", device="cpu")
+        xt, yt = photos(lite0, args.transfer_images, also=(lite1, lite2))
+        counts["transfer"] = len(xt)
+        steps = args.transfer_steps
+        for sources in ((lite0,), (lite0, lite1)):
+            for eps in (8 / 255, 16 / 255):
+                for ours in ("mifgsm", "mifgsm-di-ti"):
+                    runs.append(partial(ours_transfer, sources, lite2, xt, yt, eps, steps, ours))
+                if peers["torchattacks"]:
+                    for peer in ("MIFGSM", "DIFGSM", "TIFGSM"):
+                        runs.append(partial(torchattacks_transfer, sources, lite2, xt, yt, eps,
+                                            steps, peer))
+
+    rows: list[Row] = []
     for run in runs:
         rows.append(run())
         print(table(rows[-1:]).splitlines()[-1], flush=True)
-    text = (f"# Black-box attacks, {len(x)} photos, EfficientNet-Lite0\n\n"
-            f"{datetime.date.today()}, {platform.processor() or platform.machine()}, "
-            f"{torch.get_num_threads()} threads; peers: {peers_available()}\n\n"
-            f"{table(rows)}\n\nReference: Square Linf 0.05 on ResNet-50 (Andriushchenko et al. "
-            "2020): median 11, mean 73 queries.\n")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(text)
+    python = os.path.relpath(sys.executable, Path.cwd()) if sys.executable else "python"
+    command = shlex.join([python, *sys.argv])
+    text = report(rows, command, counts)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text)
     print(text)
 
 
