@@ -188,7 +188,8 @@ def ask_chapter(model: Any, picture: Callable[..., Any], *, photo: str = "chelse
         "The networks people worry about sit behind an API: you send a picture, it answers a few "
         "classes and their probabilities, and you never see a gradient. Square (Andriushchenko et al. "
         "2020) needs only those answers: it changes one random square of the perturbation at a time "
-        f"and keeps the change when the answer moves away from the true class. Here {model.name} is "
+        "and keeps the change when the answer moves away from the class the API named first. "
+        f"Here {model.name} is "
         f"served {how} the way `hoodwink serve-model --top 5` serves it, and every query is one "
         f"8-bit image{' sent as a PNG' if api.served else ''}. Try it on your own API: "
         "`hoodwink serve-model --top 5 --port 8123 &`, then "
@@ -294,8 +295,10 @@ def _transfer(surrogate: Any, target: Any, cat: torch.Tensor, into: str, eps: fl
     text = (
         "No API to ask while crafting? Craft on a network you hold and hope it transfers "
         "(Papernot et al. 2017). MI-FGSM with input diversity and translation invariance "
-        f"(`mifgsm-di-ti`, {steps} steps, Linf {pixels(eps)}) on {surrogate.name} alone makes the "
-        f"cat a {wanted} for {surrogate.name} ({here}); {target.name}, a larger network of the same "
+        f"(`mifgsm-di-ti`, {steps} steps, Linf {pixels(eps)}) on {surrogate.name} alone "
+        + (f"makes the cat a {wanted} for {surrogate.name}" if fooled_here else
+           f"tries to make the cat a {wanted} ({surrogate.name} says {here})")
+        + f"; {target.name}, a larger network of the same "
         f"family that was never asked while crafting, is then asked about the photo and the crafted "
         f"image: {verdict}.")
     if not fooled_there:
@@ -327,14 +330,16 @@ def _caption(facts: AskFacts, photo: str, eps: float, budget: int) -> str:
     first, last = facts.before[0], facts.after[0]
     said = f"the API said {first.name} ({percent(first.probability)})"
     moved = (f"and after {facts.queries} queries of its budget of {budget} it says {last.name} "
-             f"({percent(last.probability)}) of the adversarial PNG, read back from disk"
+             f"({percent(last.probability)}) of the adversarial image"
+             + (f" ({facts.saved.name}, read back from disk)" if facts.saved is not None else "")
              if facts.success else
              f"and after all {facts.queries} queries of the budget it still says {last.name}: "
              "not fooled")
     if facts.served:
         count = (f"The attack counted {facts.queries} queries; the client sent "
                  f"{facts.requests} HTTP requests (each an 8-bit PNG) and took "
-                 f"{facts.cached} answers from its cache; the server answered "
+                 f"{facts.cached} answer{'' if facts.cached == 1 else 's'} from its cache; the "
+                 "server answered "
                  f"{facts.server_answered} requests.")
     else:
         count = (f"The attack counted {facts.queries} queries; the Python stand-in answered "
