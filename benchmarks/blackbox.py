@@ -45,6 +45,9 @@ forward pass), never by the libraries; success is judged on 8-bit images.
 How to run (peers live in their own venv, never in the project's dependencies)::
 
     .venv-bench/bin/python benchmarks/blackbox.py                  # everything, 1 thread
+    # estimated 60-90 min on a quiet 2-core machine: Square (16 photos) ~20,
+    # HopSkipJump (8 photos, 1000 + 5000 queries, both libraries) ~45, transfer ~10;
+    # --hsj-images 4 halves the HopSkipJump part
     .venv-bench/bin/python benchmarks/blackbox.py --images 2 --hsj-images 1 \\
         --transfer-images 2 --square-budget 40 --hsj-budgets 60,120 --transfer-steps 2
     .venv/bin/python benchmarks/blackbox.py --only hoodwink --skip hsj transfer
@@ -386,7 +389,7 @@ def table(rows: Sequence[Row]) -> str:
     for r in rows:
         lines.append(f"| {r.library} | {r.setting} | {r.images} | {r.success:.0%} | "
                      f"{_fmt(r.median_queries, '.0f')} | {_fmt(r.mean_queries, '.0f')} | "
-                     f"{_fmt(r.median_l2, '.3f')} | {r.seconds:.0f} | {r.note} |")
+                     f"{_fmt(r.median_l2, '.3f')} | {r.seconds:.1f} | {r.note} |")
     return "\n".join(lines)
 
 
