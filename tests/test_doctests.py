@@ -10,7 +10,7 @@ import pytest
 MODULES = [
     "hoodwink.validate", "hoodwink.registry", "hoodwink.attacks.oracle", "hoodwink.attacks.goals",
     "hoodwink.attacks.threat", "hoodwink.attacks.minimal", "hoodwink.models.classifier",
-    "hoodwink.explain.registry",
+    "hoodwink.explain.registry", "hoodwink.attacks.watch", "hoodwink.evaluate.store",
 ]
 
 

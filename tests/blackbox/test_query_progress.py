@@ -1,5 +1,6 @@
-"""``hoodwink trick ... --queries N``: a progress bar of the queries spent, fed by
-:func:`hoodwink.attacks.watch.watch_queries`, which must count what the oracle charges."""
+"""Queries spent, read live: :class:`hoodwink.attacks.watch.QueryMeter` counts what the
+oracles charge (never a gradient attack's extra passes), and ``hoodwink trick ... --queries N``
+shows it in a progress bar."""
 
 from __future__ import annotations
 
@@ -9,34 +10,44 @@ import re
 from pathlib import Path
 
 import pytest
-import torch
 from rich.console import Console
 from typer.testing import CliRunner
 
 from hoodwink.attacks import Goal, ThreatModel, get_attack
-from hoodwink.attacks.watch import watch_queries
+from hoodwink.attacks.eot import EOT
+from hoodwink.attacks.watch import QueryMeter
 from hoodwink.cli import app
-from hoodwink.cli.trick import query_text
+from hoodwink.cli.progress import query_progress, query_text
 from hoodwink.images import save_image
 
 
-def test_watch_queries_counts_every_query_square_is_charged(sharp, asked, images) -> None:
+def test_the_meter_counts_every_query_square_is_charged(sharp, asked, images) -> None:  # type: ignore[no-untyped-def]
     door = asked(sharp, top=5)
-    query_model = door.query_model()
     attack = get_attack("square", seed=1)
-    for model in (query_model, sharp):
-        seen: list[int] = []
-        with watch_queries(model, seen.append):
+    for model in (door.query_model(), sharp):
+        with QueryMeter() as meter:
             result = attack(model, images[:4], Goal.untargeted(), ThreatModel("linf", 8 / 255),
                             queries=60)
-        assert sum(seen) == int(result.queries.sum()) > 4
-    # the watch ends with the block: nothing is reported afterwards
-    after: list[int] = []
-    with watch_queries(sharp, after.append):
-        pass
-    sharp(images[:2])
-    query_model.ask((images[:2] * 255).byte().permute(0, 2, 3, 1).numpy())
-    assert after == [] and query_model.fn is door and not sharp._forward_hooks
+        assert meter.spent() == int(result.queries.sum()) > 4
+        # the block is over: later attacks are not counted
+        attack(model, images[:2], Goal.untargeted(), ThreatModel("linf", 8 / 255), queries=10)
+        assert meter.spent() == int(result.queries.sum())
+
+
+def test_the_meter_counts_queries_not_passes(sharp, images) -> None:  # type: ignore[no-untyped-def]
+    pgd = get_attack("pgd", steps=5, early_stop=False)
+    robust = EOT(sharp, "noise:0.01", samples=3)
+    passes: list[int] = []
+    hook = sharp.register_forward_hook(lambda m, args, out: passes.append(len(args[0])))
+    try:
+        with QueryMeter(settled=7) as meter:
+            result = pgd(robust, images[:2], Goal.untargeted(), ThreatModel("linf", 8 / 255))
+    finally:
+        hook.remove()
+    assert meter.spent() == 7 + int(result.queries.sum()) > 7
+    assert sum(passes) > 2 * int(result.queries.sum())   # EOT's samples are passes, not queries
+    meter.settle(3)
+    assert meter.spent() == 3
 
 
 def test_the_bar_says_queries_spent_of_the_budget() -> None:
@@ -45,12 +56,12 @@ def test_the_bar_says_queries_spent_of_the_budget() -> None:
     assert query_text(130, 100) == "100/100 queries"      # never past the budget
 
 
-def test_trick_shows_the_queries_spent_while_square_runs(served, sharp, images, tmp_path: Path,
+def test_trick_shows_the_queries_spent_while_square_runs(served, sharp, images, tmp_path: Path,  # type: ignore[no-untyped-def]
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    import hoodwink.cli.trick
+    import hoodwink.cli.progress
 
     screen = io.StringIO()
-    monkeypatch.setattr(hoodwink.cli.trick, "err_console",
+    monkeypatch.setattr(hoodwink.cli.progress, "err_console",
                         Console(file=screen, force_terminal=True, width=120))
     photo = save_image(images[0], tmp_path / "photo.png")
     with served(sharp, top=5) as (url, _):
@@ -64,12 +75,12 @@ def test_trick_shows_the_queries_spent_while_square_runs(served, sharp, images, 
     assert "square" in screen.getvalue()
 
 
-def test_no_bar_without_a_budget(sharp, images, monkeypatch: pytest.MonkeyPatch) -> None:
-    import hoodwink.cli.trick
+def test_no_bar_without_a_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    import hoodwink.cli.progress
 
     screen = io.StringIO()
-    monkeypatch.setattr(hoodwink.cli.trick, "err_console",
+    monkeypatch.setattr(hoodwink.cli.progress, "err_console",
                         Console(file=screen, force_terminal=True, width=120))
-    with hoodwink.cli.trick.query_progress(sharp, "square", None):
-        sharp(torch.zeros(1, 3, 8, 8))
-    assert screen.getvalue() == "" and not sharp._forward_hooks
+    with query_progress("square", None) as meter:
+        assert meter is None
+    assert screen.getvalue() == ""

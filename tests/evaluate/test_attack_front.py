@@ -129,7 +129,8 @@ def test_against_labels_without_labels_is_one_line_and_no_work(named: Path, mode
 def test_the_queries_spent_can_be_read_while_a_batch_runs(digits, linear_model) -> None:  # type: ignore[no-untyped-def]
     from hoodwink.attacks import ThreatModel, get_attack
     from hoodwink.evaluate import Store
-    from hoodwink.evaluate.attack_run import Metered, attack_images
+    from hoodwink.attacks.watch import QueryMeter
+    from hoodwink.evaluate.attack_run import attack_images
     from hoodwink.images import NamedImage
     from hoodwink.models.classifier import Classifier
 
@@ -137,12 +138,12 @@ def test_the_queries_spent_can_be_read_while_a_batch_runs(digits, linear_model) 
 
     class Spy(torch.nn.Module):
         def forward(self, x: torch.Tensor) -> torch.Tensor:
-            read.append(metered.spent())
+            read.append(meter.spent())
             return linear_model.net(x)  # type: ignore[no-any-return]
 
     model = Classifier(Spy(), linear_model.labels, input_size=(28, 28), mean=(0.0,), std=(1.0,),
                        resize=None, channels=1, name="spy")
-    metered = Metered(model)
+    meter = QueryMeter()
     images = [NamedImage(f"#{i}", digits[0][i].expand(3, -1, -1)) for i in range(4)]
     ends: list[tuple[int, int]] = []
     with Store(None) as store:
@@ -150,10 +151,10 @@ def test_the_queries_spent_can_be_read_while_a_batch_runs(digits, linear_model) 
                             [Path(f"/nonexistent/{i}.png") for i in range(4)], ThreatModel("linf", 0.01),
                             store=store, key="k", finish=lambda r, p: (r, [{} for _ in p]),
                             queries=40, batch_size=2, progress=lambda d, q: ends.append((d, q)),
-                            metered=metered)
+                            meter=meter)
     spent = sum(r["sample"]["queries"] for r in run.rows)
     assert ends == [(0, 0), (2, ends[1][1]), (4, spent)] and 0 < ends[1][1] < spent <= 4 * 40
-    assert metered.spent() == spent
+    assert meter.spent() == spent
     first = [q for q in read if q < ends[1][1]]
     assert len(set(first)) > 10 and read == sorted(read)  # it moved while the first batch ran
 

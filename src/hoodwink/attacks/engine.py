@@ -43,6 +43,7 @@ from hoodwink.attacks.goals import Goal
 from hoodwink.attacks.oracle import Oracle, QueryModel, model_labels
 from hoodwink.attacks.result import AttackResult, Trajectory
 from hoodwink.attacks.threat import ThreatModel
+from hoodwink.attacks.watch import announce
 from hoodwink.errors import ParameterError
 from hoodwink.models.classifier import model_input
 
@@ -249,7 +250,7 @@ def _run(attack: AttackBase, model: Model, images: torch.Tensor, goal: Goal | No
     if goal.classes is not None and len(goal.classes) not in (1, n):
         raise ParameterError(f"the goal has {len(goal.classes)} classes for {n} images")
     make: Callable[..., Oracle] | None = getattr(model, "oracle", None)
-    oracle = make(n, queries=queries) if callable(make) else Oracle(model, n, queries=queries)
+    oracle = announce(make(n, queries=queries) if callable(make) else Oracle(model, n, queries=queries))
     if threat.quantize:
         clean = model_input(model, images)
     else:

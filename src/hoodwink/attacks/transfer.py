@@ -43,6 +43,7 @@ from hoodwink.attacks.oracle import Evaluation, Oracle
 from hoodwink.attacks.registry import get_attack, register_attack
 from hoodwink.attacks.result import AttackResult
 from hoodwink.attacks.threat import ThreatModel
+from hoodwink.attacks.watch import announce
 from hoodwink.errors import ParameterError
 from hoodwink.models.classifier import model_input
 from hoodwink.validate import check_float, check_int
@@ -256,7 +257,7 @@ def transfer(sources: Sequence[Model], target: Model, images: torch.Tensor,
     crafted = get_attack(attack, **params)(surrogate, images, goal, threat)
     n = len(crafted)
     rows = torch.arange(n)
-    oracle = Oracle(target, n, queries=queries)
+    oracle = announce(Oracle(target, n, queries=queries))
     # what the target is sent: each 8-bit image, prepared to its own input size
     clean_labels = oracle.labels(model_input(target, crafted.original), rows).cpu()
     adversarial = oracle.labels(model_input(target, crafted.adversarial), rows).cpu()

@@ -1,66 +1,71 @@
-"""Watch a model being asked: a callback per batch of images judged (progress bars).
+"""Watch queries being spent while an attack runs (progress bars).
 
-The oracle counts queries per sample inside an attack; a progress bar needs the
-running total while the attack runs, whatever the attack. :func:`watch_queries`
-reports every batch the model itself answers: a forward hook on a PyTorch module,
-a wrapped ``fn`` on a :class:`~hoodwink.attacks.QueryModel` (removed afterwards).
-For the query-based attacks each image the model answers is one query; gradient
-attacks and EOT run more forward passes than they are charged queries.
+The oracle counts queries per sample inside an attack call; a progress bar needs the
+running total while the call runs, whatever the attack and whatever wraps the model
+(EOT, FullSize, a remote API). A :class:`QueryMeter` is told of every oracle the
+attack template makes inside its ``with`` block and sums their counters, so it
+reports exactly what the attacks are charged: a gradient attack's extra forward
+passes or EOT's K samples are not queries, and are not counted.
+
+The meter may be read from another thread (Rich's refresh thread) while the attack
+runs: it only reads counters.
 
 Example:
-    >>> import numpy as np
-    >>> from hoodwink.attacks import QueryModel
-    >>> from hoodwink.models import Labels
-    >>> model = QueryModel(lambda x: np.full((len(x), 2), 0.5), Labels.from_names("ab"),
-    ...                    input_size=(4, 4), resize=None)
-    >>> seen = []
-    >>> with watch_queries(model, seen.append):
-    ...     _ = model.ask(np.zeros((3, 4, 4, 3), np.uint8))
-    >>> seen
-    [3]
+    >>> import torch
+    >>> from hoodwink.attacks import Goal, ThreatModel, get_attack
+    >>> net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 3))
+    >>> with QueryMeter() as meter:
+    ...     result = get_attack("square", seed=0)(net, torch.rand(2, 3, 2, 2), Goal.untargeted(),
+    ...                                           ThreatModel("linf", 0.1), queries=5)
+    >>> meter.spent() == int(result.queries.sum())
+    True
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Any
+import contextvars
 
-import numpy as np
-from torch import nn
+from hoodwink.attacks.oracle import Oracle
 
-from hoodwink.attacks.oracle import QueryModel
+#: The meters open in this context (the attack template tells each of them its oracles).
+_METERS: contextvars.ContextVar[tuple[QueryMeter, ...]] = contextvars.ContextVar(
+    "hoodwink_query_meters", default=())
 
 
-@contextmanager
-def watch_queries(model: Any, listener: Callable[[int], None]) -> Iterator[None]:
-    """Call ``listener(k)`` each time ``model`` answers k images, inside the block.
+class QueryMeter:
+    """Queries spent by the attacks called inside ``with meter:``, read live.
 
-    ``model`` is a :class:`QueryModel` or an ``nn.Module`` (a hoodwink Classifier, or a
-    wrapper such as FullSize whose forward reaches it); anything else is not watched.
+    Args:
+        settled: queries already spent before the block (e.g. by a resumed run's rows).
     """
-    if isinstance(model, QueryModel):
-        fn = model.fn
 
-        def counted(pixels: np.ndarray) -> Any:
-            answer = fn(pixels)
-            listener(int(pixels.shape[0]))
-            return answer
+    def __init__(self, settled: int = 0) -> None:
+        self.settled = settled
+        self._oracles: list[Oracle] = []
+        self._tokens: list[contextvars.Token[tuple[QueryMeter, ...]]] = []
 
-        model.fn = counted
-        try:
-            yield
-        finally:
-            model.fn = fn
-    elif isinstance(model, nn.Module):
-        def hook(module: nn.Module, args: tuple[Any, ...], output: Any) -> None:
-            shape = getattr(args[0], "shape", None) if args else None
-            listener(int(shape[0]) if shape else 1)
+    def __enter__(self) -> QueryMeter:  # noqa: PYI034
+        self._tokens.append(_METERS.set((*_METERS.get(), self)))
+        return self
 
-        handle = model.register_forward_hook(hook)
-        try:
-            yield
-        finally:
-            handle.remove()
-    else:
-        yield
+    def __exit__(self, *exc: object) -> None:
+        _METERS.reset(self._tokens.pop())
+
+    def spent(self) -> int:
+        """The settled queries and those charged so far to the oracles of the block."""
+        return self.settled + sum(int(o.queries.sum()) for o in list(self._oracles))
+
+    def settle(self, spent: int) -> None:
+        """Forget the oracles seen so far: ``spent`` queries in all until now."""
+        self._oracles = []
+        self.settled = spent
+
+
+def announce(oracle: Oracle) -> Oracle:
+    """Tell the open meters of an oracle the attack template made (returns it)."""
+    for meter in _METERS.get():
+        meter._oracles.append(oracle)
+    return oracle
+
+
+__all__ = ["QueryMeter", "announce"]

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.progress import ProgressColumn, Task
 from rich.table import Table
 from rich.text import Text
 
@@ -134,7 +132,6 @@ def attack(
     from hoodwink.attacks.threat import parse_eps
     from hoodwink.cli.trick import _positive, _threat_options
     from hoodwink.evaluate.attack_run import (
-        Metered,
         attack_images,
         find_labels,
         judged_against,
@@ -204,12 +201,15 @@ def attack(
                "full_size": full_size, "quality": quality, "seed": seed}
     database = out_dir / "attack.sqlite"
     count_queries = queries is not None or attack_info(attack_name).kind != "gradient"
-    metered = Metered(target)
+    from hoodwink.attacks.watch import QueryMeter
+    from hoodwink.cli.progress import LiveColumn
+
+    meter = QueryMeter()
     budget = f" (budget {queries:,}/image)" if queries is not None else ""
     columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn()]
     if count_queries:  # read live, by the bar's own refresh thread
-        columns.append(_Live(lambda: f"queries {metered.spent():,}{budget}"))
+        columns.append(LiveColumn(lambda: Text(f"queries {meter.spent():,}{budget}")))
     try:
         with Store(database) as store, Progress(*columns, console=err_console, transient=True) as bar:
             task = bar.add_task(algorithm.name, total=len(named))
@@ -218,7 +218,7 @@ def attack(
                                 finish=finish_batch, labels=labels, target=target_class,
                                 queries=queries, batch_size=1 if full_size else batch_size,
                                 progress=lambda done, _: bar.update(task, completed=done),
-                                metered=metered)
+                                meter=meter)
             picture = None if plot is None else rebuild(target, run, named, goal, GRID_ROWS)
     except Terminated:
         fail(f"terminated (SIGTERM); finished batches are in {database}: run the same command "
@@ -257,17 +257,6 @@ def attack(
                   f"{'JPEGs' if quality is not None else 'PNGs'} and {summary_file}{resumed}",
                   highlight=False, markup=False)
     report_failures(failed, len(failed) + len(named), "the others were attacked")
-
-
-class _Live(ProgressColumn):
-    """A progress-bar column whose text is read afresh at every refresh."""
-
-    def __init__(self, text: Callable[[], str]) -> None:
-        super().__init__()
-        self.text = text
-
-    def render(self, task: Task) -> Text:
-        return Text(self.text())
 
 
 def _read(sources: list[str], failed: list[ImageError], strict: bool) -> list[NamedImage]:

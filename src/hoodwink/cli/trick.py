@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -101,6 +99,7 @@ def trick(
     eps_value = None if eps is None else parse_eps(eps, upper=1.0 if norm == "linf" else None)
     size = _positive(step_size, "--step-size") if step_size is not None else None
     from hoodwink.attacks.eot import parse_transforms
+    from hoodwink.cli.progress import query_progress
     from hoodwink.physical.outputs import finish, output_quality
 
     jpeg_quality = output_quality(out, quality, inputs=(image,), overwrite=overwrite)
@@ -111,7 +110,7 @@ def trick(
     pixels = load_image(image)
     classifier = load_cli_model(model, device, weights)
     make_goal(classifier.labels, into=into, away=away, less_like=less_like, more_like=more_like)
-    with query_progress(classifier, attack, queries):
+    with query_progress(attack, queries):
         result = run_trick(classifier, pixels, into=into, away=away, less_like=less_like,
                            more_like=more_like, attack=attack, eps=eps_value, norm=norm, steps=steps,
                            step_size=size, confidence=confidence, seed=seed, restarts=restarts,
@@ -137,36 +136,6 @@ def trick(
     _show(result, image)
     for line in world.lines(0):
         console.print(line, highlight=False, markup=False)
-
-
-def query_text(spent: int, budget: int) -> str:
-    """The progress bar's words: the queries spent of the budget (never past it)."""
-    return f"{min(spent, budget):,}/{budget:,} queries"
-
-
-@contextmanager
-def query_progress(model: object, attack: str, budget: int | None) -> Iterator[None]:
-    """A transient progress bar on stderr of the queries spent of ``budget`` while the
-    block runs (nothing without a budget)."""
-    if budget is None:
-        yield
-        return
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from hoodwink.attacks.watch import watch_queries
-
-    spent = 0
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[queries]}"),
-                  TimeElapsedColumn(), console=err_console, transient=True) as bar:
-        task = bar.add_task(attack, total=budget, queries=query_text(0, budget))
-
-        def advance(k: int) -> None:
-            nonlocal spent
-            spent += k
-            bar.update(task, completed=min(spent, budget), queries=query_text(spent, budget))
-
-        with watch_queries(model, advance):
-            yield
 
 
 def _threat_options(attack: str, norm: str | None, eps: str | None) -> tuple[str, str | None]:

@@ -32,9 +32,10 @@ from typing import Any
 import torch
 
 from hoodwink.attacks.goals import Goal
-from hoodwink.attacks.oracle import Oracle, model_labels
+from hoodwink.attacks.oracle import model_labels
 from hoodwink.attacks.result import AttackResult
 from hoodwink.attacks.threat import ThreatModel
+from hoodwink.attacks.watch import QueryMeter
 from hoodwink.errors import ParameterError
 from hoodwink.evaluate.data import file_label
 from hoodwink.evaluate.store import Store
@@ -114,40 +115,6 @@ def run_key(model: str, options: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
 
 
-class Metered:
-    """A model as the engine sees it, keeping the oracles it makes, so that a progress bar
-    (on its own thread) can read the queries spent so far while a batch runs.
-
-    Everything else is the model's (attributes are looked up on it).
-    """
-
-    def __init__(self, model: Any, spent: int = 0) -> None:
-        self.model = model
-        self.settled = spent
-        self.oracles: list[Oracle] = []
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.__dict__["model"], name)
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.model(*args, **kwargs)
-
-    def oracle(self, n: int, *, queries: int | None = None) -> Oracle:
-        make = getattr(self.model, "oracle", None)
-        made = make(n, queries=queries) if callable(make) else Oracle(self.model, n, queries=queries)
-        self.oracles.append(made)
-        return made
-
-    def spent(self) -> int:
-        """Queries spent: the settled ones and those of the batch in flight."""
-        return self.settled + sum(int(o.queries.sum()) for o in list(self.oracles))
-
-    def settle(self, spent: int) -> None:
-        """A batch ended: ``spent`` queries in all so far."""
-        self.oracles = []
-        self.settled = spent
-
-
 def mark_already_wrong(result: AttackResult) -> tuple[AttackResult, torch.Tensor]:
     """Images whose clean top-1 already is not their goal class (untargeted against labels)
     become successes with no perturbation: the clean image, its clean predictions, 0 steps.
@@ -186,7 +153,7 @@ def attack_images(model: Any, attack: Any, images: Sequence[NamedImage], outs: S
                   threat: ThreatModel | None, *, store: Store, key: str, finish: Finish,
                   labels: Sequence[int] | None = None, target: int | None = None,
                   queries: int | None = None, batch_size: int = 16,
-                  progress: Progress | None = None, metered: Metered | None = None) -> AttackRun:
+                  progress: Progress | None = None, meter: QueryMeter | None = None) -> AttackRun:
     """Attack ``images`` batch by batch, resuming from the rows of run ``key`` in ``store``.
 
     Args:
@@ -197,7 +164,8 @@ def attack_images(model: Any, attack: Any, images: Sequence[NamedImage], outs: S
         labels: the true label of every image (untargeted against labels), or None;
             target: the class of a targeted attack (labels are then ignored).
         progress: called with (images done, queries spent) after each batch.
-        metered: ``Metered(model)``, to read the queries spent while a batch runs.
+        meter: a :class:`~hoodwink.attacks.watch.QueryMeter`, to read the queries spent
+            while a batch runs.
     """
     n = len(images)
     hashes = [input_hash(im.pixels) for im in images]
@@ -207,9 +175,9 @@ def attack_images(model: Any, attack: Any, images: Sequence[NamedImage], outs: S
             if i < n and row.get("input_sha256") == hashes[i] and row.get("label") == truth[i]
             and row["sample"].get("out") == str(outs[i]) and outs[i].is_file()}
     resumed = len(done)
-    metered = Metered(model) if metered is None else metered
+    meter = QueryMeter() if meter is None else meter
     spent = sum(int(row["sample"]["queries"]) for row in done.values())
-    metered.settle(spent)
+    meter.settle(spent)
     count = len(done)
     if progress is not None:
         progress(count, spent)
@@ -222,7 +190,8 @@ def attack_images(model: Any, attack: Any, images: Sequence[NamedImage], outs: S
         goal = (Goal.targeted(target) if target is not None else
                 Goal.untargeted([labels[i] for i in chunk]) if labels is not None and against
                 else Goal.untargeted())
-        result = attack(metered, pixels, goal, threat, index=torch.tensor(chunk), queries=queries)
+        with meter:
+            result = attack(model, pixels, goal, threat, index=torch.tensor(chunk), queries=queries)
         wrong = torch.zeros(len(chunk), dtype=torch.bool)
         if against:
             result, wrong = mark_already_wrong(result)
@@ -238,7 +207,7 @@ def attack_images(model: Any, attack: Any, images: Sequence[NamedImage], outs: S
         done.update(rows)
         count += len(chunk)
         spent += int(judged.queries.sum())
-        metered.settle(spent)
+        meter.settle(spent)
         if progress is not None:
             progress(count, spent)
     return AttackRun(tuple(done[i] for i in range(n)), resumed)
@@ -302,5 +271,5 @@ def rebuild(model: Any, run: AttackRun, images: Sequence[NamedImage], goal: Goal
         steps=column("steps"), index=column("index"))
 
 
-__all__ = ["AGAINST", "AttackRun", "FoundLabels", "Metered", "attack_images", "find_labels",
+__all__ = ["AGAINST", "AttackRun", "FoundLabels", "attack_images", "find_labels",
            "input_hash", "judged_against", "mark_already_wrong", "rebuild", "run_key", "summary"]
