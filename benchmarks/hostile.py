@@ -145,6 +145,8 @@ def _atheris_in_child(seconds: float) -> None:
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
     report = json.loads(counts_file.read_text()) if counts_file.exists() else {"counts": {}, "others": {}}
     _report("atheris (libFuzzer, coverage-guided)", seconds, report["counts"], report["others"])
+    for slow in sorted(folder.glob("slow-*.bin")):
+        print(f"over 2 s: {slow} ({slow.stat().st_size} bytes)")
 
 
 def _atheris_child(counts_file: str, argv: list[str]) -> None:
@@ -178,8 +180,11 @@ def _atheris_child(counts_file: str, argv: list[str]) -> None:
             key = f"{type(exc).__name__}: {str(exc)[:60]}"
             others[key] = others.get(key, 0) + 1
             save()
-        if time.perf_counter() - start > 2.0:
+        took = time.perf_counter() - start
+        if took > 2.0:
             counts["over_2s"] += 1
+            slow = Path(counts_file).with_name(f"slow-{counts['over_2s']}-{took:.1f}s.bin")
+            slow.write_bytes(data)  # kept to reproduce (and to add to tests/data/hostile)
             save()
         if counts["inputs"] % 200 == 0:
             save()
