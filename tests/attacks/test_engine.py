@@ -355,6 +355,23 @@ def test_every_step_is_streamed_with_its_image_and_global_index(mlp, images) -> 
         assert torch.equal(last.images[k], result.adversarial[i])
 
 
+@pytest.mark.parametrize("name", sorted(a.name for a in list_attacks()))
+def test_every_attack_streams_its_steps_with_global_indices(mlp, images, name: str) -> None:
+    """The contract: ``on_step`` hears every attack (the black-box ones once kept their steps
+    to themselves), with the global index of each image."""
+    info = ATTACKS.get(name)
+    norm = "linf" if "linf" in info.norms else "l2"
+    threat = ThreatModel(norm, 0.15 if norm == "linf" else 1.5)
+    steps: list = []
+    result = get_attack(name, **_FEW.get(name, {}))(mlp, images[:4], Goal.untargeted(), threat,
+                                                    index=torch.arange(40, 44), queries=300,
+                                                    on_step=steps.append)
+    assert steps, f"{name} streamed no step"
+    assert {int(i) for s in steps for i in s.index} == set(range(40, 44))
+    assert {s.row for s in steps} >= {0} and all(s.probabilities.shape[0] == len(s.index) for s in steps)
+    assert len(result) == 4
+
+
 def test_a_listener_can_stop_an_attack(mlp, images) -> None:
     class Stop(Exception):
         pass

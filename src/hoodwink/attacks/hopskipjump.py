@@ -177,8 +177,7 @@ class _Run:
         hit = first == self.labels
         already = hit if self.toward else ~hit
         self.best_dist[already] = 0.0
-        recorder = Recorder((attack.steps if steps is None else steps) + 1, self.n, k, self.device,
-                            attack.record and not self.batch.lean)
+        recorder = self.batch.recorder((attack.steps if steps is None else steps) + 1, k, attack.record)
 
         # the start: uniform noise that reaches the goal, then pulled toward the clean image
         point = clean.clone()

@@ -26,7 +26,7 @@ from typing import ClassVar
 
 import torch
 
-from hoodwink.attacks.engine import AttackBase, Batch, Outcome, Recorder, mix_seed
+from hoodwink.attacks.engine import AttackBase, Batch, Outcome, mix_seed
 from hoodwink.attacks.registry import register_attack
 from hoodwink.attacks.square import margin_loss
 from hoodwink.attacks.threat import LEVELS, ThreatModel
@@ -96,8 +96,7 @@ class NES(AttackBase):
         value = -margin_loss(probs, labels, goal)              # the margin NES raises
         success = (value > 0) & goal.reached_probs(probs, labels, self.confidence)
         done = torch.zeros(n, dtype=torch.long, device=device)
-        recorder = Recorder(self.steps + 1, n, int(probs.shape[1]), device,
-                            self.record and not batch.lean)
+        recorder = batch.recorder(self.steps + 1, int(probs.shape[1]), self.record)
         recorder(0, rows, probs, value, threat.distance(x, clean))
         last = torch.zeros_like(clean)                       # the last estimate, per sample
         for t in range(1, self.steps + 1):

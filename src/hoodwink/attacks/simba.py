@@ -33,7 +33,7 @@ from typing import ClassVar
 
 import torch
 
-from hoodwink.attacks.engine import AttackBase, Batch, Outcome, Recorder, mix_seed
+from hoodwink.attacks.engine import AttackBase, Batch, Outcome, mix_seed
 from hoodwink.attacks.goals import Goal
 from hoodwink.attacks.registry import register_attack
 from hoodwink.attacks.square import margin_loss
@@ -164,8 +164,7 @@ class SimBA(AttackBase):
         score = self._score(clean_probs, labels, goal)
         success = self._reached(clean_probs, labels, goal)
         tried = torch.zeros(n, dtype=torch.long, device=device)
-        recorder = Recorder(self.steps + 1, n, int(clean_probs.shape[1]), device,
-                            self.record and not batch.lean)
+        recorder = batch.recorder(self.steps + 1, int(clean_probs.shape[1]), self.record)
         recorder(0, rows, clean_probs, -margin_loss(clean_probs, labels, goal),
                  threat.distance(clean, clean))
 

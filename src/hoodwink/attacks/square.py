@@ -226,7 +226,7 @@ class Square(AttackBase):
         loss = margin_loss(clean_probs, labels, goal)
         success = self._reached(clean_probs, labels, goal)
         num_classes = int(clean_probs.shape[1])
-        recorder = Recorder(horizon, n, num_classes, device, self.record and not batch.lean)
+        recorder = batch.recorder(horizon, num_classes, self.record)
         recorder(0, rows, clean_probs, -loss, threat.distance(clean, clean))
 
         # the start: vertical stripes (Linf) or a grid of bumps (L2)
