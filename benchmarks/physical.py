@@ -160,7 +160,14 @@ def survival(model: torch.nn.Module, run: Run, target: int, checks: int) -> tupl
 
 
 _CHILD = """
-import resource, sys, time, torch
+import sys, time, torch
+
+def hwm():  # this process's own peak RSS in MB (ru_maxrss would carry the parent's across exec)
+    for line in open('/proc/self/status'):
+        if line.startswith('VmHWM:'):
+            return int(line.split()[1]) / 1024
+    return float('nan')
+
 torch.set_num_threads({threads})
 import hoodwink
 from hoodwink.attacks import Goal, ThreatModel, get_attack
@@ -172,12 +179,12 @@ photo = F.interpolate(cat, size=(3000, 4000), mode="bicubic", align_corners=Fals
 photo = torch.round(photo * 255) / 255
 target = FullSize(model) if {full} else model
 attack = get_attack("bim", steps={steps}, early_stop=False)
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+before = hwm()
 started = time.perf_counter()
 result = attack(target, photo, Goal.targeted(model.labels.find("vulture")), ThreatModel("linf", 16 / 255))
 seconds = time.perf_counter() - started
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({{"seconds": seconds, "peak_mb": peak / 1024, "before_mb": before / 1024,
+peak = hwm()
+print(json.dumps({{"seconds": seconds, "peak_mb": peak, "before_mb": before,
                   "shape": list(result.adversarial.shape), "success": bool(result.success[0])}}))
 """
 
