@@ -128,8 +128,8 @@ def test_against_labels_without_labels_is_one_line_and_no_work(named: Path, mode
 
 def test_the_queries_spent_can_be_read_while_a_batch_runs(digits, linear_model) -> None:  # type: ignore[no-untyped-def]
     from hoodwink.attacks import ThreatModel, get_attack
-    from hoodwink.evaluate import Store
     from hoodwink.attacks.watch import QueryMeter
+    from hoodwink.evaluate import Store
     from hoodwink.evaluate.attack_run import attack_images
     from hoodwink.images import NamedImage
     from hoodwink.models.classifier import Classifier
