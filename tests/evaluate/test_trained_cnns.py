@@ -1,8 +1,9 @@
 """The issue's "done when": a test file with ``assert_robust`` fails for a standard digits CNN
 and passes for a PGD-trained one (Madry et al. 2018), driven as a user's test suite.
 
-Both CNNs are trained here, on synthetic digits the test writes as MNIST IDX files (a bright
-block at a place of its own per class), so the test needs nothing from ``../shared``. The
+Both CNNs are trained here, on the evaluation tests' synthetic digits (a bright block at a
+place of its own per
+class), written as MNIST IDX files, so the test needs nothing from ``../shared``. The
 PGD training (eps 0.3, 3 steps, 3 epochs) is what makes it ``slow``: about half a minute.
 """
 
@@ -11,7 +12,6 @@ from __future__ import annotations
 import importlib.metadata
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
@@ -19,29 +19,19 @@ from hoodwink.train import TrainConfig, load_dataset, save_trained, train, write
 
 pytest_plugins = ["pytester"]
 
-# Each class is a bright 8x8 block at its own place on the 28x28 canvas (as tests/train makes them).
-CORNERS = [(2 + 8 * (k // 4), 1 + 6 * (k % 4) + (k // 8) * 3) for k in range(10)]
-
-
-def _write_digits(folder: Path, n: int, part: str, seed: int) -> None:
-    rng = np.random.default_rng(seed)
-    labels = np.arange(n) % 10
-    rng.shuffle(labels)
-    images = rng.uniform(0, 0.25, size=(n, 28, 28))
-    for i, k in enumerate(labels):
-        top, left = CORNERS[k]
-        dy, dx = rng.integers(-1, 2, size=2)
-        images[i, max(0, top + dy):top + dy + 8, max(0, left + dx):left + dx + 8] = rng.uniform(0.8, 1.0)
-    write_idx(np.round(images * 255).astype(np.uint8), folder / f"{part}-images-idx3-ubyte")
-    write_idx(labels.astype(np.uint8), folder / f"{part}-labels-idx1-ubyte")
+def _write_digits(make_digits, folder: Path, n: int, part: str, seed: int) -> None:  # type: ignore[no-untyped-def]
+    """``n`` of the shared synthetic digits (conftest's ``make_digits``) as MNIST IDX files."""
+    images, labels = make_digits(n, seed=seed)
+    write_idx((images[:, 0] * 255).round().to(torch.uint8).numpy(), folder / f"{part}-images-idx3-ubyte")
+    write_idx(labels.to(torch.uint8).numpy(), folder / f"{part}-labels-idx1-ubyte")
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+def trained(tmp_path_factory: pytest.TempPathFactory, digits_maker) -> tuple[Path, Path, Path]:  # type: ignore[no-untyped-def]
     """(standard CNN file, PGD-trained CNN file, MNIST folder of their test digits)."""
     folder = tmp_path_factory.mktemp("digits")
-    _write_digits(folder, 600, "train", seed=0)
-    _write_digits(folder, 200, "t10k", seed=1)
+    _write_digits(digits_maker, folder, 600, "train", seed=0)
+    _write_digits(digits_maker, folder, 200, "t10k", seed=1)
     split = load_dataset(folder)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)

@@ -12,7 +12,8 @@ import json
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
@@ -97,6 +98,20 @@ class _HoodwinkGroup(TyperGroup):
             if debug or type(exc).__module__.startswith(("click", "typer")):
                 raise
             fail(f"unexpected {type(exc).__name__}: {exc} (rerun with --debug for the traceback)")
+
+
+@contextmanager
+def resumable(database: object) -> Iterator[None]:
+    """Ctrl-C or SIGTERM inside the block: one line saying the finished batches are in
+    ``database`` and the same command resumes (exit 130 or 143)."""
+    try:
+        yield
+    except Terminated:
+        fail(f"terminated (SIGTERM); finished batches are in {database}: run the same command "
+             "to resume", code=143)
+    except KeyboardInterrupt:
+        fail(f"interrupted; finished batches are in {database}: run the same command to resume",
+             code=130)
 
 
 def fail(message: str, code: int = 1) -> None:

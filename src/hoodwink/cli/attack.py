@@ -15,15 +15,14 @@ from hoodwink.cli.app import (
     DeviceOption,
     JsonOption,
     ModelOption,
-    Terminated,
     app,
     console,
     err_console,
-    fail,
     load_cli_model,
     print_json,
     print_saved,
     report_failures,
+    resumable,
 )
 from hoodwink.errors import HoodwinkError, ImageError
 
@@ -210,22 +209,16 @@ def attack(
                TimeElapsedColumn()]
     if count_queries:  # read live, by the bar's own refresh thread
         columns.append(LiveColumn(lambda: Text(f"queries {meter.spent():,}{budget}")))
-    try:
-        with Store(database) as store, Progress(*columns, console=err_console, transient=True) as bar:
-            task = bar.add_task(algorithm.name, total=len(named))
-            key = run_key(model_fingerprint(classifier), options)
-            run = attack_images(target, algorithm, named, outs, threat, store=store, key=key,
-                                finish=finish_batch, labels=labels, target=target_class,
-                                queries=queries, batch_size=1 if full_size else batch_size,
-                                progress=lambda done, _: bar.update(task, completed=done),
-                                meter=meter)
-            picture = None if plot is None else rebuild(target, run, named, goal, GRID_ROWS)
-    except Terminated:
-        fail(f"terminated (SIGTERM); finished batches are in {database}: run the same command "
-             "to resume", code=143)
-    except KeyboardInterrupt:
-        fail(f"interrupted; finished batches are in {database}: run the same command to resume",
-             code=130)
+    with resumable(database), Store(database) as store, \
+            Progress(*columns, console=err_console, transient=True) as bar:
+        task = bar.add_task(algorithm.name, total=len(named))
+        key = run_key(model_fingerprint(classifier), options)
+        run = attack_images(target, algorithm, named, outs, threat, store=store, key=key,
+                            finish=finish_batch, labels=labels, target=target_class,
+                            queries=queries, batch_size=1 if full_size else batch_size,
+                            progress=lambda done, _: bar.update(task, completed=done),
+                            meter=meter)
+        picture = None if plot is None else rebuild(target, run, named, goal, GRID_ROWS)
     if run.resumed:
         err_console.print(f"resumed: {run.resumed} of {len(named)} images were already done ({database})",
                           highlight=False, markup=False, soft_wrap=True)

@@ -18,7 +18,6 @@ from hoodwink.cli.app import (
     DeviceOption,
     JsonOption,
     ModelOption,
-    Terminated,
     app,
     console,
     err_console,
@@ -27,6 +26,7 @@ from hoodwink.cli.app import (
     print_heading,
     print_json,
     print_saved,
+    resumable,
 )
 from hoodwink.models import DEFAULT_MODEL
 
@@ -60,7 +60,7 @@ def evaluate(
     """How robust is it, really? Robust accuracy on labelled data, judged against the true labels."""
     database = store if store is not None else (report / "evaluate.sqlite" if report is not None
                                                 else DEFAULT_STORE)
-    try:
+    with resumable(database):
         from hoodwink.evaluate import evaluate as run_evaluation
         from hoodwink.evaluate import get_suite, load_data
         from hoodwink.evaluate.curve import parse_eps_list
@@ -102,12 +102,6 @@ def evaluate(
         if report is not None:
             for path in written:
                 print_saved(path)
-    except Terminated:
-        fail(f"terminated (SIGTERM); finished batches are in {database}: run the same command "
-             "to resume", code=143)
-    except KeyboardInterrupt:
-        fail(f"interrupted; finished batches are in {database}: run the same command to resume",
-             code=130)
 
 
 def _run(run_evaluation: Any, classifier: Any, dataset: Any, radii: tuple[float, ...], norm: str,
