@@ -2,9 +2,8 @@
 and passes for a PGD-trained one (Madry et al. 2018), driven as a user's test suite.
 
 Both CNNs are trained here, on the evaluation tests' synthetic digits (a bright block at a
-place of its own per
-class), written as MNIST IDX files, so the test needs nothing from ``../shared``. The
-PGD training (eps 0.3, 3 steps, 3 epochs) is what makes it ``slow``: about half a minute.
+place of its own per class), written as MNIST IDX files, so the test needs nothing from
+``../shared``. The PGD training (eps 0.3, 3 steps, 3 epochs) is what makes it ``slow``: about half a minute.
 """
 
 from __future__ import annotations
