@@ -4,8 +4,9 @@
     python benchmarks/hostile.py --fuzz 600      # also fuzz load_image for 600 s
 
 Each reproducer in ``tests/data/hostile`` runs in its own ``hoodwink predict FILE --json``
-process (peak RSS from ``wait4``); ``chelsea`` (a sample photo) is the baseline that loads
-the model. The fuzz run uses atheris when it is installed, else hypothesis-style random
+process (peak RSS from ``wait4``); a valid one-pixel PNG is the baseline, the start-up floor
+of a file that is read (Python, torch, the model): a file refused by its header or its
+decoder never imports torch. The fuzz run uses atheris when it is installed, else hypothesis-style random
 mutations of small valid images for the same time, and counts non-project exceptions
 (anything but ``ImageError`` escaping ``load_image``) and inputs that take over 2 s.
 
@@ -43,15 +44,27 @@ def run_predict(target: str) -> tuple[float, float, int, str]:
 
 
 def corpus_table() -> None:
+    """One ``hoodwink predict`` per file; ``1x1.png`` (a valid one-pixel image) is the start-up
+    floor (Python, torch, the model), and "over floor" is what the file itself adds."""
+    import tempfile
+
+    from PIL import Image
+
     print(f"threads: OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, cpus {os.cpu_count()}")
-    print(f"{'file':26} {'bytes':>7} {'wall s':>7} {'peak MB':>8} {'exit':>4}  before / message")
-    for name in ["chelsea", *sorted(p.name for p in CORPUS.iterdir() if p.suffix != ".py")]:
-        target = name if name == "chelsea" else str(CORPUS / name)
-        size = "-" if name == "chelsea" else str(Path(target).stat().st_size)
-        seconds, peak, code, line = run_predict(target)
-        note = BEFORE.get(name, "")
-        text = f"{note} / {line}" if note else line
-        print(f"{name:26} {size:>7} {seconds:7.2f} {peak:8.0f} {code:>4}  {text[:110]}")
+    print(f"{'file':26} {'bytes':>7} {'wall s':>7} {'over floor':>10} {'peak MB':>8} {'exit':>4}  "
+          "before / message")
+    with tempfile.TemporaryDirectory() as folder:
+        tiny = Path(folder) / "1x1.png"
+        Image.new("RGB", (1, 1), (90, 120, 200)).save(tiny)
+        files = [tiny, *sorted(p for p in CORPUS.iterdir() if p.suffix != ".py")]
+        floor = None
+        for path in files:
+            seconds, peak, code, line = run_predict(str(path))
+            floor = seconds if floor is None else floor
+            note = BEFORE.get(path.name, "")
+            text = f"{note} / {line}" if note else line
+            print(f"{path.name:26} {path.stat().st_size:>7} {seconds:7.2f} {seconds - floor:+10.2f} "
+                  f"{peak:8.0f} {code:>4}  {text[:100]}")
 
 
 def _seeds() -> list[bytes]:

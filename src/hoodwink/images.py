@@ -25,18 +25,21 @@ import io
 import os
 import stat
 import struct
+import sys
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeGuard, Union, cast
 
 import numpy as np
-import torch
 from PIL import Image, ImageFile, UnidentifiedImageError
 
 from hoodwink.errors import DownloadError, HoodwinkError, ImageError
 from hoodwink.io import check_output, fetch, write_atomic
+
+if TYPE_CHECKING:
+    import torch
 
 #: Refuse images with more pixels than this, from their header (a 500-byte GIF can claim
 #: 64 million pixels). Decoding one at the cap takes about 15 bytes per pixel (8-bit
@@ -60,7 +63,23 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".we
 SAMPLES = ("astronaut", "chelsea", "coffee", "rocket", "camera", "cat", "coins", "moon")
 SYNTHETIC = ("black", "white", "gray", "noise")
 
-ImageSource = Union[str, "os.PathLike[str]", bytes, np.ndarray, Image.Image, torch.Tensor]
+ImageSource = Union[str, "os.PathLike[str]", bytes, np.ndarray, Image.Image, "torch.Tensor"]
+
+
+class _Caps(NamedTuple):
+    """What one decode may do: the pixel and aspect caps, and the working side (see
+    :func:`load_image`'s ``side``)."""
+
+    pixels: int
+    aspect: float
+    side: int | None = None
+
+
+def _is_tensor(value: object) -> TypeGuard[torch.Tensor]:
+    """A torch tensor? (torch is imported only once an image is decoded: a file refused by
+    its header never pays for it, so ``hoodwink predict`` refuses a hostile file fast.)"""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(value, torch.Tensor)
 
 
 def limits(max_pixels: int | None = None, max_aspect: float | None = None) -> tuple[int, float]:
@@ -102,6 +121,7 @@ def load_image(
     size: tuple[int, int] = (224, 224),
     seed: int = 0,
     max_aspect: float | None = None,
+    side: int | None = None,
 ) -> torch.Tensor:
     """Decode one image into a (3, H, W) float tensor in [0, 1].
 
@@ -110,6 +130,11 @@ def load_image(
     (``"chelsea"``, ``"coffee"``, ...), or ``"black"``, ``"white"``, ``"gray"``,
     ``"noise"`` for a synthetic image of ``size`` (noise uses ``seed``).
     ``max_pixels`` and ``max_aspect`` bound a decoded image (see :func:`limits`).
+    ``side`` (for callers that resize anyway, as ``hoodwink predict`` does): a decoded
+    image whose shorter side is at least twice ``side`` is shrunk by a whole factor in
+    8 bits, keeping that side at ``side`` or more (Pillow's JPEG draft decodes it smaller
+    to begin with), so a 40-megapixel photo costs a fraction of the time and memory and
+    the model's own resize to 224-260 pixels sees nearly the same image.
 
     Raises:
         ImageError: for anything that is not a readable image within the caps,
@@ -120,8 +145,8 @@ def load_image(
         Traceback (most recent call last):
         hoodwink.errors.ImageError: bytes: not an image (or a format Pillow cannot read)
     """
-    caps = limits(max_pixels, max_aspect)
-    if isinstance(source, torch.Tensor):
+    caps = _Caps(*limits(max_pixels, max_aspect), side)
+    if _is_tensor(source):
         return _from_tensor(source)
     if isinstance(source, np.ndarray):
         return _from_array(source, "array")
@@ -130,7 +155,7 @@ def load_image(
             return _decode(source, "image", caps)
     if isinstance(source, (bytes, bytearray)):
         return _decode_bytes(bytes(source), "bytes", caps)
-    text = os.fspath(source)
+    text = os.fspath(cast("str | os.PathLike[str]", source))
     if not text.strip():
         raise ImageError("an empty name is not an image (give a file, a URL or a sample name)")
     if text.startswith(("http://", "https://")):
@@ -168,7 +193,7 @@ def load_images(
         >>> [n.name for n in load_images(["chelsea", "nope.png"], errors=bad)], len(bad)
         (['chelsea'], 1)
     """
-    if isinstance(sources, (str, os.PathLike, bytes, np.ndarray, Image.Image, torch.Tensor)):
+    if isinstance(sources, (str, os.PathLike, bytes, np.ndarray, Image.Image)) or _is_tensor(sources):
         sources = [sources]
     out: list[NamedImage] = []
     for i, source in enumerate(sources):
@@ -207,6 +232,8 @@ def sample_image(name: str) -> torch.Tensor:
 
 def synthetic_image(kind: str, size: tuple[int, int] = (224, 224), *, seed: int = 0) -> torch.Tensor:
     """A black, white, mid-gray or uniform-noise RGB image of ``size`` (H, W)."""
+    import torch
+
     h, w = size
     if kind == "black":
         return torch.zeros(3, h, w)
@@ -222,11 +249,15 @@ def synthetic_image(kind: str, size: tuple[int, int] = (224, 224), *, seed: int 
 
 def quantize(images: torch.Tensor) -> torch.Tensor:
     """Round to the 8-bit grid (multiples of 1/255) and clip to [0, 1]."""
+    import torch
+
     return torch.round(images.clamp(0, 1) * 255) / 255
 
 
 def to_pil(image: torch.Tensor) -> Image.Image:
     """An 8-bit PIL image from a (C, H, W) or (1, C, H, W) tensor in [0, 1]."""
+    import torch
+
     if image.dim() == 4 and image.shape[0] == 1:
         image = image[0]
     if image.dim() != 3 or image.shape[0] not in (1, 3):
@@ -336,7 +367,7 @@ def _first_line(exc: BaseException) -> str:
     return lines[0] if lines else type(exc).__name__
 
 
-def _decode_file(path: Path, caps: tuple[int, float]) -> torch.Tensor:
+def _decode_file(path: Path, caps: _Caps) -> torch.Tensor:
     name = str(path)
     with _decoding(name):
         if path.stat().st_size == 0:
@@ -355,7 +386,7 @@ def _ends_with_eoi(path: Path) -> bool:
         return handle.read(2) == b"\xff\xd9"
 
 
-def _decode_bytes(data: bytes, name: str, caps: tuple[int, float]) -> torch.Tensor:
+def _decode_bytes(data: bytes, name: str, caps: _Caps) -> torch.Tensor:
     if not data:
         raise ImageError(f"{name}: empty")
     with _decoding(name):
@@ -365,7 +396,7 @@ def _decode_bytes(data: bytes, name: str, caps: tuple[int, float]) -> torch.Tens
             return _decode(im, name, caps, release=True)
 
 
-def _jpeg_without_end(data: bytes, name: str, caps: tuple[int, float]) -> tuple[list[np.ndarray], int]:
+def _jpeg_without_end(data: bytes, name: str, caps: _Caps) -> tuple[list[np.ndarray], int]:
     """A JPEG that lacks only its end marker loads (as viewers show it); one cut short does not.
 
     libjpeg fills missing scan data with zero bits, so the file is decoded twice, once with
@@ -382,8 +413,8 @@ def _jpeg_without_end(data: bytes, name: str, caps: tuple[int, float]) -> tuple[
     return planes, orientation
 
 
-def _check_size(width: int, height: int, name: str, caps: tuple[int, float]) -> None:
-    max_pixels, max_aspect = caps
+def _check_size(width: int, height: int, name: str, caps: _Caps) -> None:
+    max_pixels, max_aspect = caps.pixels, caps.aspect
     if width <= 0 or height <= 0:
         raise ImageError(f"{name}: image has no pixels ({width}x{height})")
     if width * height > max_pixels:
@@ -398,12 +429,12 @@ def _check_size(width: int, height: int, name: str, caps: tuple[int, float]) -> 
         )
 
 
-def _decode(im: Image.Image, name: str, caps: tuple[int, float], *, release: bool = False) -> torch.Tensor:
+def _decode(im: Image.Image, name: str, caps: _Caps, *, release: bool = False) -> torch.Tensor:
     return _to_tensor(*_decode_planes(im, name, caps, release=release))
 
 
 def _decode_planes(
-    im: Image.Image, name: str, caps: tuple[int, float], *, release: bool = False
+    im: Image.Image, name: str, caps: _Caps, *, release: bool = False
 ) -> tuple[list[np.ndarray], int]:
     """Check the header's size against the caps, then decode frame 0 once, as 8 bits where possible.
 
@@ -414,10 +445,13 @@ def _decode_planes(
     if getattr(im, "is_animated", False):
         im.seek(0)
         _check_size(im.size[0], im.size[1], name, caps)
+    factor = _factor(im.size, caps.side)
+    if factor > 1 and im.format == "JPEG":
+        im.draft(im.mode, (im.size[0] // factor, im.size[1] // factor))
     im.load()
     _check_size(im.size[0], im.size[1], name, caps)  # some formats learn their real size only when decoding
     orientation = _orientation(im)
-    planes = _planes(im)
+    planes = _planes(im, _factor(im.size, caps.side))
     if release:
         im.close()
     return planes, orientation
@@ -431,9 +465,15 @@ def _orientation(im: Image.Image) -> int:
     return value if isinstance(value, int) and 1 <= value <= 8 else 1
 
 
-def _planes(im: Image.Image) -> list[np.ndarray]:
+def _factor(size: tuple[int, int], side: int | None) -> int:
+    """The whole factor that shrinks ``size`` while its shorter side stays at ``side`` or more."""
+    return 1 if side is None else max(1, min(size) // max(side, 1))
+
+
+def _planes(im: Image.Image, factor: int = 1) -> list[np.ndarray]:
     """The pixels as contiguous (H, W) planes: three uint8 (R, G, B), one uint8 (gray, for L and 1),
-    or one float32 in [0, 1] (16-bit, 32-bit and float modes)."""
+    or one float32 in [0, 1] (16-bit, 32-bit and float modes); 8-bit ones shrunk by ``factor``
+    (box filter) before they are copied out."""
     mode = im.mode
     if mode.startswith("I;16"):
         gray: np.ndarray = np.asarray(im, dtype=np.float32) / np.float32(65535.0)
@@ -441,7 +481,8 @@ def _planes(im: Image.Image) -> list[np.ndarray]:
     if mode in ("I", "F"):
         return [_scaled(np.asarray(im, dtype=np.float32), integer=mode == "I")]
     if mode in ("L", "1"):
-        return [np.asarray(im.convert("L"))]
+        gray8 = im.convert("L")
+        return [np.asarray(gray8.reduce(factor) if factor > 1 else gray8)]
     if mode == "P" and "transparency" in im.info:
         im = im.convert("RGBA")
         mode = "RGBA"
@@ -451,6 +492,8 @@ def _planes(im: Image.Image) -> list[np.ndarray]:
         im = Image.alpha_composite(white, rgba)  # over a white background
         del rgba, white
     rgb = im if im.mode == "RGB" else im.convert("RGB")
+    if factor > 1:
+        rgb = rgb.reduce(factor)
     return [np.asarray(band) for band in rgb.split()]  # contiguous planes convert fastest
 
 
@@ -479,6 +522,8 @@ def _scaled(values: np.ndarray, *, integer: bool) -> np.ndarray:
 def _to_tensor(planes: list[np.ndarray], orientation: int = 1) -> torch.Tensor:
     """One float32 (3, H, W) tensor from 1 or 3 (H, W) planes (uint8, or float32 in [0, 1]),
     EXIF orientation applied; the only full-size float copy that decoding makes."""
+    import torch
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Pillow's buffers are read-only; they are only read here
         bands = [_orient(torch.from_numpy(plane), orientation) for plane in planes]
@@ -510,6 +555,8 @@ def _orient(plane: torch.Tensor, orientation: int) -> torch.Tensor:
 
 
 def _from_array(array: np.ndarray, name: str) -> torch.Tensor:
+    import torch
+
     if array.ndim == 2:
         array = array[..., None]
     if array.ndim != 3 or array.shape[2] not in (1, 3, 4):

@@ -11,14 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
-from hoodwink.attacks.oracle import Oracle, QueryModel
 from hoodwink.errors import ParameterError
 from hoodwink.images import ImageSource, NamedImage, load_images
 from hoodwink.models.classifier import Classifier, model_input
+
+if TYPE_CHECKING:
+    from hoodwink.attacks.oracle import QueryModel
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,8 @@ def probabilities(model: Classifier | QueryModel, images: torch.Tensor | Sequenc
 def _ask(model: Classifier | QueryModel, batch: torch.Tensor) -> torch.Tensor:
     """Probabilities of one batch; a query-only model is asked through the oracle (a
     label-only one answers its label with probability 1)."""
+    from hoodwink.attacks.oracle import Oracle, QueryModel  # the attacks import this module
+
     if isinstance(model, QueryModel):
         oracle = Oracle(model, len(batch))
         rows = torch.arange(len(batch))

@@ -23,6 +23,9 @@ from hoodwink.cli.app import (
 )
 from hoodwink.models import DEFAULT_MODEL
 
+#: The shorter side ``predict`` decodes a big image down to (twice the models' input or more).
+WORKING_SIDE = 512
+
 
 @app.command()
 def predict(
@@ -45,16 +48,18 @@ def predict(
     """Ask the network what it sees: "is this a cat?"."""
     from hoodwink.errors import ImageError
     from hoodwink.images import load_images
-    from hoodwink.predict import predict as run_predict
 
     if plot is not None:
         from hoodwink.viz.common import check_png_path
 
         check_png_path(plot, inputs=images, overwrite=overwrite)
     failed: list[ImageError] = []
-    named = load_images(images, errors=None if strict else failed)
+    # the model resizes to 224-292 pixels: a huge photo is shrunk in 8 bits while decoding
+    named = load_images(images, errors=None if strict else failed, side=WORKING_SIDE)
     if not named:
         raise failed[0] if len(failed) == 1 else ImageError(f"none of the {len(failed)} images could be read")
+    from hoodwink.predict import predict as run_predict  # torch: only once an image is read
+
     classifier = load_cli_model(model, device, weights)
     results = run_predict(classifier, named, top=top)
     if plot is not None:

@@ -25,11 +25,10 @@ from torch import nn
 
 from hoodwink.errors import HoodwinkError, ModelError
 from hoodwink.io import check_output, write_atomic
+from hoodwink.models import DEFAULT_MODEL
 from hoodwink.models.classifier import Classifier
 from hoodwink.models.labels import Labels
 from hoodwink.registry import Registry
-
-DEFAULT_MODEL = "efficientnet-lite0"
 
 #: A builder makes the network; ``pretrained=False`` gives the bare architecture
 #: (to receive weights from a file), ``pretrained=True`` loads the bundled weights.
