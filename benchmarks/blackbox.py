@@ -68,7 +68,8 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from fractions import Fraction
 from functools import partial
 from pathlib import Path
 
@@ -198,6 +199,8 @@ class Row:
     mean_queries: float | None = None
     median_l2: float | None = None
     note: str = ""
+    #: Square: the queries to first success of each fooled photo (for pooling over seeds).
+    queries: list[float] = field(default_factory=list)
 
 
 def _median(values: Sequence[float]) -> float | None:
@@ -252,35 +255,39 @@ def photos(model: Classifier, count: int, also: Sequence[Classifier] = ()
 
 # --- Square ------------------------------------------------------------------------------
 
+def _square_setting(eps: float, budget: int, seed: int) -> str:
+    return f"square linf {_eps(eps)}, {budget} queries, seed {seed}"
+
+
 def ours_square(counter: Counter, x: torch.Tensor, y: torch.Tensor, eps: float,
-                budget: int) -> Row:
+                budget: int, seed: int = 0) -> Row:
     start, before = time.perf_counter(), counter.images
-    result = get_attack("square")(counter, x, Goal.untargeted(y), ThreatModel("linf", eps),
-                                  queries=budget)
+    result = get_attack("square", seed=seed)(counter, x, Goal.untargeted(y),
+                                             ThreatModel("linf", eps), queries=budget)
     seconds = time.perf_counter() - start
     assert counter.images - before == int(result.queries.sum())   # the wrapper agrees
     q = result.queries[result.success].float().tolist()
-    return Row("square", "hoodwink", f"square linf {_eps(eps)}, {budget} queries", len(x),
-               float(result.success.float().mean()), seconds, _median(q), _mean(q))
+    return Row("square", "hoodwink", _square_setting(eps, budget, seed), len(x),
+               float(result.success.float().mean()), seconds, _median(q), _mean(q), queries=q)
 
 
-def _square_row(library: str, watch: Watch, eps: float, budget: int, seconds: float,
-                note: str) -> Row:
+def _square_row(library: str, watch: Watch, eps: float, budget: int, seed: int,
+                seconds: float, note: str) -> Row:
     q = [float(f) for f in watch.first if f is not None and f <= budget]
-    return Row("square", library, f"square linf {_eps(eps)}, {budget} queries",
+    return Row("square", library, _square_setting(eps, budget, seed),
                len(watch.first), len(q) / len(watch.first), seconds, _median(q), _mean(q),
-               note=note)
+               note=note, queries=q)
 
 
 def torchattacks_square(model: Classifier, x: torch.Tensor, y: torch.Tensor, eps: float,
-                        budget: int) -> Row:
+                        budget: int, seed: int = 0) -> Row:
     import torchattacks
 
     watch = Watch(model, x, y, budget, snap=True)
-    atk = torchattacks.Square(watch, norm="Linf", eps=_grid(eps), n_queries=budget, seed=0)
+    atk = torchattacks.Square(watch, norm="Linf", eps=_grid(eps), n_queries=budget, seed=seed)
     start = time.perf_counter()
     atk(x, y)
-    return _square_row("torchattacks", watch, eps, budget, time.perf_counter() - start,
+    return _square_row("torchattacks", watch, eps, budget, seed, time.perf_counter() - start,
                        f"n_queries={budget}, p_init {atk.p_init}")
 
 
@@ -292,7 +299,7 @@ def art_classifier(model: nn.Module, shape: tuple[int, ...], classes: int) -> ob
 
 
 def art_square(model: Classifier, x: torch.Tensor, y: torch.Tensor, eps: float,
-               budget: int) -> Row:
+               budget: int, seed: int = 0) -> Row:
     import numpy as np
     from art.attacks.evasion import SquareAttack
 
@@ -301,10 +308,10 @@ def art_square(model: Classifier, x: torch.Tensor, y: torch.Tensor, eps: float,
     atk = SquareAttack(art_classifier(watch, tuple(x.shape[1:]), model.num_classes),
                        norm=np.inf, eps=_grid(eps), max_iter=iters, batch_size=len(x),
                        verbose=False)
-    np.random.seed(0)
+    np.random.seed(seed)
     start = time.perf_counter()
     atk.generate(x.numpy(), y.numpy())
-    return _square_row("ART", watch, eps, budget, time.perf_counter() - start,
+    return _square_row("ART", watch, eps, budget, seed, time.perf_counter() - start,
                        f"max_iter={iters}, p_init {atk.p_init}")
 
 
@@ -399,10 +406,34 @@ def _ratio(a: float | None, b: float | None, spec: str = ".2f") -> str:
     return format(a / b, spec) + "x"
 
 
+def pooled(rows: Sequence[Row]) -> list[str]:
+    """Square over several seeds: each library's success over every (photo, seed) run and
+    the median queries of all its successes, against ours."""
+    groups: dict[tuple[str, str], list[Row]] = {}
+    for r in rows:
+        if r.section == "square":
+            groups.setdefault((r.library, r.setting.rsplit(", seed ", 1)[0]), []).append(r)
+    lines = []
+    for (library, setting), some in groups.items():
+        if library == "hoodwink" or ("hoodwink", setting) not in groups:
+            continue
+        mine = groups[("hoodwink", setting)]
+        runs = [sum(r.images for r in g) for g in (mine, some)]
+        fooled = [sum(len(r.queries) for r in g) for g in (mine, some)]
+        medians = [_median([q for r in g for q in r.queries]) for g in (mine, some)]
+        lines.append(f"- {setting}, {len(some)} seeds pooled: success ours {fooled[0]}/{runs[0]} "
+                     f"vs {library} {fooled[1]}/{runs[1]}; median queries ours "
+                     f"{_fmt(medians[0], '.0f')} vs {_fmt(medians[1], '.0f')} "
+                     f"({_ratio(medians[0], medians[1])}); time "
+                     f"{_ratio(sum(r.seconds for r in mine), sum(r.seconds for r in some))}")
+    return lines
+
+
 def ratios(rows: Sequence[Row]) -> str:
     """Ours against each peer at the same setting: the issue's criteria, as ratios."""
     ours = {(r.section, r.setting): r for r in rows if r.library == "hoodwink"}
-    lines = []
+    seeds = {r.setting.rsplit(", seed ", 1)[1] for r in rows if r.section == "square"}
+    lines = pooled(rows) if len(seeds) > 1 else []
     for r in rows:
         if r.library == "hoodwink":
             continue
@@ -418,6 +449,8 @@ def ratios(rows: Sequence[Row]) -> str:
             continue
         o = ours.get((r.section, r.setting))
         if o is None:
+            continue
+        if r.section == "square" and len(seeds) > 1:
             continue
         if r.section == "square":
             lines.append(f"- {r.setting}: success ours {o.success:.0%} vs {r.library} "
@@ -458,6 +491,12 @@ def main() -> None:
     parser.add_argument("--hsj-images", type=int, default=8, help="photos for HopSkipJump")
     parser.add_argument("--transfer-images", type=int, default=16, help="photos for transfer")
     parser.add_argument("--square-budget", type=int, default=1000)
+    parser.add_argument("--square-eps", default="4/255,0.05",
+                        help="comma-separated Square eps, e.g. 4/255,0.05")
+    parser.add_argument("--seeds", default="0", help="Square seeds, comma-separated "
+                        "(several: success and median queries pooled over them)")
+    parser.add_argument("--peers", nargs="*", choices=("torchattacks", "ART"),
+                        default=["torchattacks", "ART"], help="the peers to run")
     parser.add_argument("--hsj-budgets", default="1000,5000", help="comma-separated")
     parser.add_argument("--transfer-steps", type=int, default=10)
     parser.add_argument("--skip", nargs="*", choices=SECTIONS, default=[])
@@ -467,6 +506,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     peers = peers_available() if args.only == "all" else {"torchattacks": False, "ART": False}
+    peers = {name: ok and name in args.peers for name, ok in peers.items()}
     lite0 = load_model("efficientnet-lite0", device="cpu")
     runs: list[Callable[[], Row]] = []
     counts: dict[str, int] = {}
@@ -475,12 +515,13 @@ def main() -> None:
         x, y = photos(lite0, args.images)
         counts["square"] = len(x)
         counter, b = Counter(lite0), args.square_budget
-        for eps in (4 / 255, 0.05):
-            runs.append(partial(ours_square, counter, x, y, eps, b))
-            if peers["torchattacks"]:
-                runs.append(partial(torchattacks_square, lite0, x, y, eps, b))
-            if peers["ART"]:
-                runs.append(partial(art_square, lite0, x, y, eps, b))
+        for eps in (float(Fraction(v)) for v in args.square_eps.split(",")):
+            for seed in (int(v) for v in args.seeds.split(",")):
+                runs.append(partial(ours_square, counter, x, y, eps, b, seed))
+                if peers["torchattacks"]:
+                    runs.append(partial(torchattacks_square, lite0, x, y, eps, b, seed))
+                if peers["ART"]:
+                    runs.append(partial(art_square, lite0, x, y, eps, b, seed))
     if "hsj" not in args.skip:
         xh, yh = photos(lite0, args.hsj_images)
         counts["hsj"] = len(xh)
@@ -497,7 +538,7 @@ def main() -> None:
         steps = args.transfer_steps
         for sources in ((lite0,), (lite0, lite1)):
             for eps in (8 / 255, 16 / 255):
-                for ours in ("mifgsm", "mifgsm-di-ti"):
+                for ours in ("mifgsm", "mifgsm-di", "mifgsm-di-ti"):
                     runs.append(partial(ours_transfer, sources, lite2, xt, yt, eps, steps, ours))
                 if peers["torchattacks"]:
                     for peer in ("MIFGSM", "DIFGSM", "TIFGSM"):

@@ -197,6 +197,25 @@ class MIFGSMDITI(MIFGSM):
                               threat=threat, step_size=step_size)
 
 
+@register_attack("mifgsm-di", description="MI-FGSM with input diversity, for transfer to "
+                 "undefended models (Dong et al. 2018, Xie et al. 2019)", norms=("linf", "l2"),
+                 paper="Xie et al. 2019, arXiv:1803.06978")
+@dataclass(frozen=True)
+class MIFGSMDI(MIFGSMDITI):
+    """MI-FGSM with DI only (TI's ``kernel`` 1): every step is spent.
+
+    TI's smoothing is made for targets trained against adversarial examples; on an
+    undefended target it costs transfer (``benchmarks/results/blackbox.md``), so this is
+    ``hoodwink transfer``'s default.
+
+    Example:
+        >>> MIFGSMDI().kernel
+        1
+    """
+
+    kernel: int | None = 1
+
+
 @dataclass(frozen=True)
 class TransferResult:
     """Images crafted on surrogates and how the target answered them.
