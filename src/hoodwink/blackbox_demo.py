@@ -6,7 +6,7 @@ ephemeral port), answering the top 5 classes. Square (Andriushchenko et al. 2020
 tricks the cat through :func:`hoodwink.models.remote.load_remote`: every query is an
 8-bit PNG in an HTTP request, and the chapter checks that the attack's count, the
 client's requests and the server's answers agree. Then a perturbation crafted on
-EfficientNet-Lite0 alone (``mifgsm-di-ti``) is shown to EfficientNet-Lite2, a network
+EfficientNet-Lite0 alone (``mifgsm-di``) is shown to EfficientNet-Lite2, a network
 the attacker never asks while crafting (Papernot et al. 2017).
 
 Without FastAPI and uvicorn (extra ``serve``) the same 8-bit images go to a Python
@@ -147,7 +147,7 @@ def ask_chapter(model: Any, picture: Callable[..., Any], *, photo: str = "chelse
     Args:
         model: the demo's ImageNet classifier (served, and the transfer's surrogate).
         eps, queries: Square's Linf bound and query budget for the cat.
-        transfer_eps, transfer_steps, into: ``mifgsm-di-ti`` on ``model`` into the class
+        transfer_eps, transfer_steps, into: ``mifgsm-di`` on ``model`` into the class
             ``into``, shown to ``target``.
         out: a folder for the adversarial PNG (the API is asked about the file read back).
         serve: False skips HTTP (the Python stand-in answers), as without the extra.
@@ -294,8 +294,8 @@ def _transfer(surrogate: Any, target: Any, cat: torch.Tensor, into: str, eps: fl
         verdict = f"it still says {after}: this trick did not travel"
     text = (
         "No API to ask while crafting? Craft on a network you hold and hope it transfers "
-        "(Papernot et al. 2017). MI-FGSM with input diversity and translation invariance "
-        f"(`mifgsm-di-ti`, {steps} steps, Linf {pixels(eps)}) on {surrogate.name} alone "
+        "(Papernot et al. 2017). MI-FGSM with input diversity "
+        f"(`mifgsm-di`, {steps} steps, Linf {pixels(eps)}) on {surrogate.name} alone "
         + (f"makes the cat a {wanted} for {surrogate.name}" if fooled_here else
            f"tries to make the cat a {wanted} ({surrogate.name} says {here})")
         + f"; {target.name}, a larger network of the same "

@@ -44,7 +44,7 @@ def test_transfer_from_an_ensemble_to_a_target(zoo, images, tmp_path: Path) -> N
     assert out.exit_code == 0, out.output
     doc = json.loads(out.output)
     assert loaded == ["near0", "near1", "target"]
-    assert doc["from"] == ["near0", "near1"] and doc["attack"] == "mifgsm-di-ti"
+    assert doc["from"] == ["near0", "near1"] and doc["attack"] == "mifgsm-di"
     assert len(doc["samples"]) == 4 and all(s["queries"] == 2 for s in doc["samples"])
     assert doc["success_rate"] == sum(s["success"] for s in doc["samples"]) / 4
     for s in doc["samples"]:

@@ -114,3 +114,5 @@ def test_the_attack_is_registered_with_its_defaults() -> None:
     assert isinstance(attack, MIFGSMDITI)
     assert (attack.diversity, attack.kernel, attack.early_stop) == (0.5, None, False)
     assert dataclasses.replace(attack, kernel=1).kernel == 1
+    di = get_attack("mifgsm-di")                 # transfer's default: DI without TI's smoothing
+    assert (di.diversity, di.kernel, di.early_stop) == (0.5, 1, False)

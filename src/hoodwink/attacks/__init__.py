@@ -41,11 +41,11 @@ from hoodwink.attacks.result import AttackResult, Trajectory
 from hoodwink.attacks.simba import SimBA, SimBADCT
 from hoodwink.attacks.square import Square
 from hoodwink.attacks.threat import NORMS, ThreatModel, parse_eps
-from hoodwink.attacks.transfer import MIFGSMDITI, Ensemble, TransferResult, transfer
+from hoodwink.attacks.transfer import MIFGSMDI, MIFGSMDITI, Ensemble, TransferResult, transfer
 from hoodwink.attacks.trick import trick
 
 __all__ = [
-    "APGD", "APGDCE", "APGDDLR", "APGDT", "ATTACKS", "BIM", "FGSM", "MIFGSM", "MIFGSMDITI", "NES",
+    "APGD", "APGDCE", "APGDDLR", "APGDT", "ATTACKS", "BIM", "FGSM", "MIFGSM", "MIFGSMDI", "MIFGSMDITI", "NES",
     "NORMS", "PGD",
     "Attack", "AttackBase", "AttackInfo", "AttackResult", "Batch", "Boundary", "CarliniWagnerL2",
     "DeepFool", "Ensemble", "Goal", "GradientAttack", "HopSkipJump", "Oracle", "Outcome",

@@ -11,9 +11,12 @@ things make them travel better, and all are here:
   by a Gaussian kernel, as if averaged over small shifts of the image;
 * an **ensemble** of surrogates (:class:`Ensemble`, the mean of their logits).
 
-``mifgsm-di-ti`` is MI-FGSM (momentum, Dong et al. 2018) with both, and it does
-not stop when the surrogate is fooled (it spends every step, which is what
-makes a perturbation transfer). :func:`transfer` crafts on the surrogates and
+``mifgsm-di-ti`` is MI-FGSM (momentum, Dong et al. 2018) with both, ``mifgsm-di``
+(the default) with DI only: TI's smoothing is built for targets trained against
+adversarial examples and costs transfer to undefended ones (lite0 -> lite2, 8/255:
+81% with DI alone, 31% with both; ``benchmarks/results/blackbox.md``). Neither stops
+when the surrogate is fooled (every step is spent, which is what makes a
+perturbation transfer). :func:`transfer` crafts on the surrogates and
 tests on the target through the oracle: two queries per image (the clean image
 and the crafted one), counted.
 
@@ -258,7 +261,7 @@ class TransferResult:
 
 def transfer(sources: Sequence[Model], target: Model, images: torch.Tensor,
              goal: Goal | None = None, threat: ThreatModel | None = None, *,
-             attack: str = "mifgsm-di-ti", queries: int | None = None,
+             attack: str = "mifgsm-di", queries: int | None = None,
              **params: Any) -> TransferResult:
     """Craft on ``sources`` (one model or an :class:`Ensemble` of several), test on ``target``.
 

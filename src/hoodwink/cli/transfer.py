@@ -20,7 +20,7 @@ def transfer(
     target: Annotated[str, typer.Option("--to", help="The model to fool: a name, onnx:FILE or "
                                                      "an http(s) endpoint.")],
     attack: Annotated[str, typer.Option("--attack", "-a", help="The attack run on the "
-                                                               "surrogates.")] = "mifgsm-di-ti",
+                                                               "surrogates.")] = "mifgsm-di",
     eps: Annotated[str, typer.Option("--eps", help="Largest change (Linf), e.g. 16/255.")] = "16/255",
     steps: Annotated[int | None, typer.Option("--steps", min=1, help="Attack steps.")] = None,
     into: Annotated[str | None, typer.Option("--into", metavar="CLASS",
