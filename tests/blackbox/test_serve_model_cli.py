@@ -74,3 +74,15 @@ def test_labels_only_answers_a_label(launched) -> None:
 def test_a_public_host_is_warned_about(launched) -> None:
     out = runner.invoke(app, ["serve-model", "--host", "0.0.0.0"])
     assert out.exit_code == 0 and "no login" in out.output
+
+
+def test_by_default_every_class_is_answered(launched, sharp) -> None:
+    from fastapi.testclient import TestClient
+
+    out = runner.invoke(app, ["serve-model"])
+    assert out.exit_code == 0, out.output
+    assert "all classes" in out.output
+    client = TestClient(launched["app"])
+    answer = _ask(client, np.zeros((8, 8, 3), dtype=np.uint8)).json()["predictions"]
+    assert len(answer) == len(sharp.labels) > 5
+    assert abs(sum(p["probability"] for p in answer) - 1) < 1e-4

@@ -17,8 +17,8 @@ def serve_model(
                                       help="Port to listen on.")] = 8123,
     host: Annotated[str, typer.Option(help="The address to listen on (loopback by default; "
                                            "0.0.0.0 opens it to the network).")] = "127.0.0.1",
-    top: Annotated[int, typer.Option("--top", "-k", min=1,
-                                     help="Classes in each answer.")] = 5,
+    top: Annotated[int | None, typer.Option("--top", "-k", min=1, show_default="all",
+                                            help="Classes in each answer.")] = None,
     labels_only: Annotated[bool, typer.Option("--labels-only",
                                               help="Answer with the top-1 label only.")] = False,
     round_digits: Annotated[int | None, typer.Option("--round", min=0, max=10,
@@ -31,8 +31,8 @@ def serve_model(
 ) -> None:
     """Serve a model as an API that can only be asked, for black-box attacks to attack.
 
-    POST /predict {"image": "<base64 PNG>"} answers the top K classes (or the label
-    only); GET /predict says what the model is. Try it with
+    POST /predict {"image": "<base64 PNG>"} answers every class's probability (the top K
+    with --top, or the label only); GET /predict says what the model is. Try it with
     hoodwink trick photo.png --away --model http://127.0.0.1:PORT/predict --attack square.
     """
     from hoodwink.models.server import is_local, make_app, serve
@@ -43,7 +43,7 @@ def serve_model(
     classifier = load_cli_model(model, device)
     server_app = make_app(classifier, top=top, labels_only=labels_only, digits=round_digits,
                           max_bytes=int(max_upload_mb * 1024 * 1024), concurrency=concurrency)
-    answers = "labels only" if labels_only else f"top {top}" + (
+    answers = "labels only" if labels_only else ("all classes" if top is None else f"top {top}") + (
         f", rounded to {round_digits} digits" if round_digits is not None else "")
     err_console.print(f"serving {getattr(classifier, 'name', model)} ({answers}) at "
                       f"http://{host}:{port}/predict  (Ctrl-C stops)")

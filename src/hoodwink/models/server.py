@@ -58,13 +58,13 @@ def _fastapi() -> Any:
     return fastapi
 
 
-def make_app(model: nn.Module | QueryModel, *, top: int = 5, labels_only: bool = False,
+def make_app(model: nn.Module | QueryModel, *, top: int | None = 5, labels_only: bool = False,
              digits: int | None = None, max_bytes: int = MAX_UPLOAD, concurrency: int = 4,
              path: str = "/predict") -> Any:
     """A FastAPI app that answers for ``model`` (a hoodwink Classifier or a QueryModel).
 
     Args:
-        top: classes in each answer (all of them when larger than the model has).
+        top: classes in each answer (None, or more than the model has: all of them).
         labels_only: answer with the top-1 label only, like a label-only API.
         digits: round probabilities to this many decimal digits.
         max_bytes: the largest request body; larger ones get 413.
@@ -78,7 +78,7 @@ def make_app(model: nn.Module | QueryModel, *, top: int = 5, labels_only: bool =
     labels = getattr(model, "labels", None)
     if labels is None:
         raise ParameterError("serve a hoodwink model (with labels): load_model() or hoodwink.wrap()")
-    if isinstance(top, bool) or not isinstance(top, int) or top < 1:
+    if top is not None and (isinstance(top, bool) or not isinstance(top, int) or top < 1):
         raise ParameterError(f"top must be a positive integer, not {top!r}")
     if digits is not None and (isinstance(digits, bool) or not 0 <= digits <= 10):
         raise ParameterError(f"round must be a number of digits in 0..10, not {digits!r}")
@@ -92,7 +92,7 @@ def make_app(model: nn.Module | QueryModel, *, top: int = 5, labels_only: bool =
     app = fastapi.FastAPI(title="hoodwink model", docs_url=None, redoc_url=None,
                           openapi_url=None)
     app.state.stats = stats
-    k = min(top, len(labels))
+    k = len(labels) if top is None else min(top, len(labels))
 
     def describe() -> dict[str, Any]:
         size = getattr(model, "input_size", (224, 224))
