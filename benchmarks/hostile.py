@@ -43,16 +43,19 @@ def run_predict(target: str) -> tuple[float, float, int, str]:
     return seconds, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status), (lines[-1] if lines else "")
 
 
-def corpus_table() -> None:
+def corpus_table() -> list[str]:
     """One ``hoodwink predict`` per file; ``1x1.png`` (a valid one-pixel image) is the start-up
     floor (Python, torch, the model), and "over floor" is what the file itself adds."""
     import tempfile
 
     from PIL import Image
 
-    print(f"threads: OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, cpus {os.cpu_count()}")
-    print(f"{'file':26} {'bytes':>7} {'wall s':>7} {'over floor':>10} {'peak MB':>8} {'exit':>4}  "
-          "before / message")
+    lines = [(f"threads: OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, "
+             f"cpus {os.cpu_count()}"),
+             (f"{'file':26} {'bytes':>7} {'wall s':>7} {'over floor':>10} {'peak MB':>8} {'exit':>4}  "
+             "before / message")]
+    for line in lines:
+        print(line)
     with tempfile.TemporaryDirectory() as folder:
         tiny = Path(folder) / "1x1.png"
         Image.new("RGB", (1, 1), (90, 120, 200)).save(tiny)
@@ -63,8 +66,11 @@ def corpus_table() -> None:
             floor = seconds if floor is None else floor
             note = BEFORE.get(path.name, "")
             text = f"{note} / {line}" if note else line
-            print(f"{path.name:26} {path.stat().st_size:>7} {seconds:7.2f} {seconds - floor:+10.2f} "
-                  f"{peak:8.0f} {code:>4}  {text[:100]}")
+            lines.append(f"{path.name:26} {path.stat().st_size:>7} {seconds:7.2f} "
+                         f"{seconds - floor:+10.2f} {peak:8.0f} {code:>4}  "
+                         f"{text.replace(str(CORPUS) + '/', '')[:100]}")
+            print(lines[-1], flush=True)
+    return lines
 
 
 def _seeds() -> list[bytes]:
@@ -210,13 +216,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fuzz", type=float, default=0.0, help="fuzz load_image for this many seconds")
     parser.add_argument("--no-table", action="store_true", help="skip the corpus table")
+    parser.add_argument("--out", type=Path, help="also write the table here (Markdown)")
     parser.add_argument("--atheris-child", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.atheris_child:
         _atheris_child(args.atheris_child[0], args.atheris_child[1:])
         return
     if not args.no_table:
-        corpus_table()
+        lines = corpus_table()
+        if args.out is not None:
+            import datetime
+            import platform
+            import shlex
+
+            command = shlex.join(["python", *sys.argv])
+            args.out.write_text(
+                f"# Hostile inputs: `hoodwink predict` per reproducer\n\n{datetime.date.today()}, "
+                f"{platform.machine()}, Python {platform.python_version()}; command: `{command}`\n\n"
+                "Wall time and peak RSS of one `hoodwink predict FILE --json` process per file; "
+                "`1x1.png` (a valid one-pixel PNG) is the start-up floor.\n\n```\n"
+                + "\n".join(lines) + "\n```\n")
     if args.fuzz > 0:
         fuzz(args.fuzz)
 
