@@ -500,12 +500,14 @@ def main() -> None:
     parser.add_argument("--hsj-budgets", default="1000,5000", help="comma-separated")
     parser.add_argument("--transfer-steps", type=int, default=10)
     parser.add_argument("--skip", nargs="*", choices=SECTIONS, default=[])
-    parser.add_argument("--only", choices=("hoodwink", "all"), default="all")
+    parser.add_argument("--only", choices=("hoodwink", "peers", "all"), default="all",
+                        help="run only hoodwink's rows, only the peers' (e.g. two processes "
+                        "side by side, one thread each), or both")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    peers = peers_available() if args.only == "all" else {"torchattacks": False, "ART": False}
+    peers = peers_available() if args.only != "hoodwink" else {"torchattacks": False, "ART": False}
     peers = {name: ok and name in args.peers for name, ok in peers.items()}
     lite0 = load_model("efficientnet-lite0", device="cpu")
     runs: list[Callable[[], Row]] = []
@@ -517,7 +519,8 @@ def main() -> None:
         counter, b = Counter(lite0), args.square_budget
         for eps in (float(Fraction(v)) for v in args.square_eps.split(",")):
             for seed in (int(v) for v in args.seeds.split(",")):
-                runs.append(partial(ours_square, counter, x, y, eps, b, seed))
+                if args.only != "peers":
+                    runs.append(partial(ours_square, counter, x, y, eps, b, seed))
                 if peers["torchattacks"]:
                     runs.append(partial(torchattacks_square, lite0, x, y, eps, b, seed))
                 if peers["ART"]:
@@ -527,7 +530,8 @@ def main() -> None:
         counts["hsj"] = len(xh)
         counter_h = Counter(lite0)
         for budget in (int(v) for v in args.hsj_budgets.split(",")):
-            runs.append(partial(ours_hsj, counter_h, xh, yh, budget))
+            if args.only != "peers":
+                runs.append(partial(ours_hsj, counter_h, xh, yh, budget))
             if peers["ART"]:
                 runs.append(partial(art_hsj, lite0, xh, yh, budget))
     if "transfer" not in args.skip:
@@ -538,7 +542,7 @@ def main() -> None:
         steps = args.transfer_steps
         for sources in ((lite0,), (lite0, lite1)):
             for eps in (8 / 255, 16 / 255):
-                for ours in ("mifgsm", "mifgsm-di", "mifgsm-di-ti"):
+                for ours in ("mifgsm", "mifgsm-di", "mifgsm-di-ti") if args.only != "peers" else ():
                     runs.append(partial(ours_transfer, sources, lite2, xt, yt, eps, steps, ours))
                 if peers["torchattacks"]:
                     for peer in ("MIFGSM", "DIFGSM", "TIFGSM"):
