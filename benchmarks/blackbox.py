@@ -437,9 +437,10 @@ def ratios(rows: Sequence[Row]) -> str:
     for r in rows:
         if r.library == "hoodwink":
             continue
-        if r.section == "transfer":     # ours mifgsm against MIFGSM, mifgsm-di-ti against all
-            attack, rest = r.setting.split(", ", 1)
-            for name in ("mifgsm", "mifgsm-di-ti") if attack == "MIFGSM" else ("mifgsm-di-ti",):
+        if r.section == "transfer":     # ours mifgsm-di (the default) against all, and each
+            attack, rest = r.setting.split(", ", 1)     # counterpart: mifgsm, mifgsm-di-ti
+            twin = {"MIFGSM": "mifgsm", "TIFGSM": "mifgsm-di-ti"}.get(attack)
+            for name in ("mifgsm-di", twin) if twin else ("mifgsm-di",):
                 o = ours.get(("transfer", f"{name}, {rest}"))
                 if o is not None:
                     verdict = ">=" if o.success >= r.success else "<"
