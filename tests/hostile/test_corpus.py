@@ -69,6 +69,7 @@ def test_f_mode_is_scaled_by_its_real_range() -> None:
 
 _CHILD = """
 import json, sys, time
+import torch  # images.py imports it only once an image decodes: keep its import out of the times
 from hoodwink.images import load_image
 report = []
 for path in sys.argv[1:]:
