@@ -9,7 +9,13 @@ import pytest
 import torch
 
 from hoodwink.attacks import Goal, ThreatModel, get_attack, list_attacks
-from hoodwink.attacks.square import Square, meta_pseudo_gaussian, p_selection
+from hoodwink.attacks.square import (
+    Square,
+    margin_loss,
+    meta_pseudo_gaussian,
+    p_selection,
+    square_loss,
+)
 from hoodwink.errors import ModelError, ParameterError
 
 
@@ -191,3 +197,34 @@ def test_square_without_a_budget_stops_at_its_steps(mlp, images) -> None:
     result = attack(mlp, images, Goal.targeted(4), ThreatModel("linf", 1 / 255))
     assert int(result.queries.max()) <= 20
     assert (result.queries[~result.success] == 20).all()
+
+
+def _answer(target: float, top: float, k: int = 10) -> torch.Tensor:
+    """Probabilities: class 0 at ``top``, class 9 at ``target``, the rest shared evenly."""
+    p = torch.full((k,), (1 - top - target) / (k - 2))
+    p[0], p[9] = top, target
+    return p
+
+
+def test_toward_a_class_square_raises_its_probability_rather_than_flatten_the_answer() -> None:
+    toward, target = Goal.targeted(9), torch.tensor([9, 9])
+    raised = _answer(2e-4, 0.9)           # the target doubled, the top class unmoved
+    flattened = _answer(1e-4, 0.3)        # the target unmoved, the top class lowered
+    both = torch.stack([raised, flattened])
+    margin = margin_loss(both, target, toward)
+    assert margin[1] < margin[0]          # the margin would keep the flattened answer ...
+    loss = square_loss(both, target, toward)
+    assert loss[0] < loss[1]              # ... Square keeps the raised target
+    assert torch.allclose(loss, -both[:, 9].log())
+    away = Goal.untargeted()
+    assert torch.equal(square_loss(both, torch.tensor([0, 0]), away),
+                       margin_loss(both, torch.tensor([0, 0]), away))
+
+
+def test_a_target_the_answer_does_not_show_is_worse_than_any_shown_and_the_top_is_lowered(
+        ) -> None:
+    toward, target = Goal.targeted(9), torch.tensor([9, 9, 9])
+    shown = _answer(1e-12, 0.99)
+    unseen_high, unseen_low = _answer(0.0, 0.9), _answer(0.0, 0.5)   # top 5: p(target) is 0
+    loss = square_loss(torch.stack([shown, unseen_high, unseen_low]), target, toward)
+    assert loss[0] < loss[2] < loss[1]

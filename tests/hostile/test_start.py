@@ -40,8 +40,14 @@ def test_the_public_names_still_resolve() -> None:
     import hoodwink
 
     assert callable(hoodwink.predict) and callable(hoodwink.load_model)
-    from hoodwink.predict import Prediction  # the module of the same name, imported after
-    assert callable(hoodwink.predict) and Prediction.__name__ == "Prediction"
+    # a fresh process that imports the module hoodwink.predict before the name is asked for
+    code = ("import hoodwink.predict, hoodwink\n"
+            "assert callable(hoodwink.predict), hoodwink.predict\n"
+            "from hoodwink import predict\nassert callable(predict)\n"
+            "from hoodwink.predict import Prediction\nassert Prediction.__name__ == 'Prediction'")
+    done = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         _ = hoodwink.nope  # type: ignore[attr-defined]
 

@@ -23,7 +23,8 @@ from hoodwink.cli.app import (
 )
 from hoodwink.models import DEFAULT_MODEL
 
-#: The shorter side ``predict`` decodes a big image down to (twice the models' input or more).
+#: The shorter side ``predict`` decodes a big image down to, at least (1.7-2x the
+#: bundled models' resize of 256-297 pixels).
 WORKING_SIDE = 512
 
 
@@ -54,7 +55,7 @@ def predict(
 
         check_png_path(plot, inputs=images, overwrite=overwrite)
     failed: list[ImageError] = []
-    # the model resizes to 224-292 pixels: a huge photo is shrunk in 8 bits while decoding
+    # the model resizes to 256-297 pixels: a huge photo is shrunk in 8 bits while decoding
     named = load_images(images, errors=None if strict else failed, side=WORKING_SIDE)
     if not named:
         raise failed[0] if len(failed) == 1 else ImageError(f"none of the {len(failed)} images could be read")
