@@ -9,6 +9,9 @@ template that :class:`AttackBase` gives every attack:
 
 * validate the images, the goal and the threat; put the clean images on the
   8-bit grid at the model's input size (:func:`model_input`);
+* for an attack that takes one (``takes_start``), prepare the given ``start``
+  images the same way and project them into the threat around the clean ones
+  (a query attack continued from a transfer's output: ``start=crafted``);
 * make the :class:`~hoodwink.attacks.oracle.Oracle`, the only door to the model,
   which counts forward and backward passes and queries per sample and
   enforces the per-sample query budget;
@@ -68,6 +71,8 @@ class Batch:
         lean: the training mode: every sample runs every step, no trajectory.
         generator: in lean mode, draws the random starts of the whole batch.
         on_step: called with every recorded :class:`Step` (streaming, progress bars).
+        start: where to start (an attack with ``takes_start``), or None: the given
+            start images, prepared and on the grid as ``clean`` and inside the threat.
     """
 
     clean: torch.Tensor
@@ -78,6 +83,7 @@ class Batch:
     lean: bool = False
     generator: torch.Generator | None = None
     on_step: Callable[[Step], None] | None = None
+    start: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return int(self.clean.shape[0])
@@ -147,6 +153,7 @@ class Attack(Protocol):
 
     name: ClassVar[str]
     norms: ClassVar[tuple[str, ...]]
+    takes_start: ClassVar[bool]
 
     @property
     def batch_size(self) -> int: ...
@@ -158,7 +165,8 @@ class Attack(Protocol):
     def __call__(self, model: Model, images: torch.Tensor, goal: Goal | None = None,
                  threat: ThreatModel | None = None, *, index: torch.Tensor | None = None,
                  queries: int | None = None,
-                 on_step: Callable[[Step], None] | None = None) -> AttackResult: ...
+                 on_step: Callable[[Step], None] | None = None,
+                 start: torch.Tensor | None = None) -> AttackResult: ...
 
     def perturb(self, model: Model, images: torch.Tensor, goal: Goal | None = None,
                 threat: ThreatModel | None = None, *,
@@ -170,11 +178,14 @@ class AttackBase:
 
     A subclass is a frozen dataclass with a ``batch_size`` field and a
     :meth:`run`; it may override :meth:`default_threat` (minimal-norm attacks
-    are bounded only by the pixel box when no threat is given).
+    are bounded only by the pixel box when no threat is given). One that sets
+    ``takes_start = True`` reads :attr:`Batch.start` (its first query after the
+    clean one); the others refuse a ``start``.
     """
 
     name: ClassVar[str] = ""
     norms: ClassVar[tuple[str, ...]] = ("linf", "l2")
+    takes_start: ClassVar[bool] = False
     batch_size: int
 
     def run(self, batch: Batch) -> Outcome:
@@ -192,7 +203,8 @@ class AttackBase:
     def __call__(self, model: Model, images: torch.Tensor, goal: Goal | None = None,
                  threat: ThreatModel | None = None, *, index: torch.Tensor | None = None,
                  queries: int | None = None,
-                 on_step: Callable[[Step], None] | None = None) -> AttackResult:
+                 on_step: Callable[[Step], None] | None = None,
+                 start: torch.Tensor | None = None) -> AttackResult:
         """Attack ``images`` (N, C, H, W) or (C, H, W) in [0, 1], of any size.
 
         Args:
@@ -203,8 +215,18 @@ class AttackBase:
             queries: the most queries (judged images) per sample, or None.
             on_step: called with each recorded :class:`Step` (the web playground
                 streams them; it may raise to stop the attack).
+            start: where to start, e.g. a transfer's output: images of the same shape
+                as ``images`` in the bounds, prepared and put on the 8-bit grid as the
+                clean images are, then projected into the threat around them. Only for
+                attacks with ``takes_start`` (Square); the others raise ParameterError.
+
+        Example:
+            >>> crafted = get_attack("mifgsm-di")(surrogate, images, goal, threat)  # doctest: +SKIP
+            >>> get_attack("square")(target, crafted.original, goal, threat,
+            ...                      start=crafted.adversarial, queries=1000)     # doctest: +SKIP
         """
-        return _run(self, model, images, goal, threat, index, queries, lean=False, on_step=on_step)
+        return _run(self, model, images, goal, threat, index, queries, lean=False,
+                    on_step=on_step, start=start)
 
     @final
     def perturb(self, model: Model, images: torch.Tensor, goal: Goal | None = None,
@@ -230,7 +252,8 @@ class AttackBase:
 def _run(attack: AttackBase, model: Model, images: torch.Tensor, goal: Goal | None,
          threat: ThreatModel | None, index: torch.Tensor | None, queries: int | None, *,
          lean: bool, generator: torch.Generator | None = None,
-         on_step: Callable[[Step], None] | None = None) -> AttackResult:
+         on_step: Callable[[Step], None] | None = None,
+         start: torch.Tensor | None = None) -> AttackResult:
     """The template: validate, quantise, split, run, assemble."""
     if not isinstance(images, torch.Tensor):
         raise ParameterError(f"images must be a tensor (N, C, H, W), not {type(images).__name__}")
@@ -238,33 +261,35 @@ def _run(attack: AttackBase, model: Model, images: torch.Tensor, goal: Goal | No
         images = images.unsqueeze(0)
     if images.dim() != 4:
         raise ParameterError(f"images must be (N, C, H, W), got shape {tuple(images.shape)}")
+    if start is not None:
+        start = _check_start(attack, start, images)
     goal = Goal.untargeted() if goal is None else goal
     threat = attack.default_threat(images) if threat is None else threat
     if threat.norm not in attack.norms:
         raise ParameterError(f"attack {attack.name!r} supports the norms "
                              f"{', '.join(attack.norms)}, not {threat.norm!r}")
     lo, hi = threat.bounds
-    if images.numel() and (float(images.min()) < lo - 1e-6 or float(images.max()) > hi + 1e-6):
-        raise ParameterError(f"images must lie inside the bounds {threat.bounds}")
+    for what, x in (("images", images), ("start", start)):
+        if x is not None and x.numel() and (float(x.min()) < lo - 1e-6 or float(x.max()) > hi + 1e-6):
+            raise ParameterError(f"{what} must lie inside the bounds {threat.bounds}")
     n = int(images.shape[0])
     if goal.classes is not None and len(goal.classes) not in (1, n):
         raise ParameterError(f"the goal has {len(goal.classes)} classes for {n} images")
     make: Callable[..., Oracle] | None = getattr(model, "oracle", None)
     oracle = announce(make(n, queries=queries) if callable(make) else Oracle(model, n, queries=queries))
-    if threat.quantize:
-        clean = model_input(model, images)
-    else:
-        prepare = getattr(model, "prepare", None)
-        clean = images.detach().float().to(oracle.device)
-        clean = prepare(clean) if callable(prepare) else clean
+    clean = _model_images(model, images, threat, oracle.device)
+    # the start: the same preparation, then into the threat (ball, bounds, grid) around clean
+    begin = None if start is None else threat.project(
+        _model_images(model, start, threat, oracle.device), clean)
     index = _check_index(index, n, clean.device)
     oracle.index = index.to(oracle.device)
     parts: list[Outcome] = []
     step = attack.batch_size if not lean else max(n, 1)
-    for start in range(0, n, step):
-        stop = min(n, start + step)
-        batch = Batch(clean[start:stop], goal.part(start, stop, n), threat, index[start:stop],
-                      oracle.view(start, stop), lean, generator, on_step)
+    for first in range(0, n, step):
+        stop = min(n, first + step)
+        batch = Batch(clean[first:stop], goal.part(first, stop, n), threat, index[first:stop],
+                      oracle.view(first, stop), lean, generator, on_step,
+                      None if begin is None else begin[first:stop])
         parts.append(attack.run(batch))
     if not parts:
         raise ParameterError("no images to attack")
@@ -287,6 +312,38 @@ def _run(attack: AttackBase, model: Model, images: torch.Tensor, goal: Goal | No
         queries=oracle.queries.clone(), steps=cat("steps"), trajectory=trajectory,
         index=index,
     )
+
+
+def _model_images(model: Model, images: torch.Tensor, threat: ThreatModel,
+                  device: torch.device) -> torch.Tensor:
+    """The images as the model is asked about them: at its input size, on the 8-bit grid
+    when the threat quantises."""
+    if threat.quantize:
+        return model_input(model, images)
+    prepare = getattr(model, "prepare", None)
+    x = images.detach().float().to(device)
+    return prepare(x) if callable(prepare) else x
+
+
+def _check_start(attack: AttackBase, start: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
+    """``start`` (N, C, H, W) as ``images``, for an attack that takes one."""
+    if not attack.takes_start:
+        raise ParameterError(f"attack {attack.name!r} takes no start image (start=); "
+                             f"these do: {', '.join(_starters()) or 'none'}")
+    if not isinstance(start, torch.Tensor):
+        raise ParameterError(f"start must be a tensor (N, C, H, W), not {type(start).__name__}")
+    if start.dim() == 3:
+        start = start.unsqueeze(0)
+    if start.shape != images.shape:
+        raise ParameterError(f"start must have the images' shape {tuple(images.shape)}, "
+                             f"not {tuple(start.shape)}")
+    return start
+
+
+def _starters() -> list[str]:
+    from hoodwink.attacks.registry import attacks_taking_start
+
+    return attacks_taking_start()
 
 
 def _check_index(index: torch.Tensor | None, n: int, device: torch.device) -> torch.Tensor:

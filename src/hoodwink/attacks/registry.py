@@ -97,3 +97,13 @@ def get_attack(name: str, **params: Any) -> Attack:
 def list_attacks(pattern: str = "*") -> list[AttackInfo]:
     """Registered attacks whose names match a shell-style ``pattern``, sorted by name."""
     return ATTACKS.items(pattern)
+
+
+def attacks_taking_start() -> list[str]:
+    """The names of the attacks that can start from given images (``start=``), sorted.
+
+    Example:
+        >>> attacks_taking_start()
+        ['square']
+    """
+    return [a.name for a in list_attacks() if getattr(a.cls, "takes_start", False)]

@@ -11,6 +11,14 @@ perturbation and keeps the change if the margin loss falls:
 * **L2**: the window gets a pseudo-Gaussian bump of random sign per channel,
   the mass of a second random window is moved into it, and the whole
   perturbation is rescaled to length eps. The start is a 5x5 grid of such bumps.
+* **A given start** (``start=``, e.g. images crafted on a surrogate by
+  :func:`~hoodwink.attacks.transfer.transfer`): the start query is that image,
+  projected into the threat (on the 8-bit grid when the threat quantises),
+  instead of the stripes or the bumps, and the squares go on from it. This is the
+  hybrid attack of Suya et al. 2020 (*Hybrid Batch Attacks*, USENIX Security,
+  arXiv:1908.07000): a transferred image that did not fool the target is often
+  close to one that does, so the query attack needs fewer queries from it, and an
+  image that the transfer alone fooled costs 2 queries (clean, start).
 
 The window's area is a fraction ``p`` of the image; ``p`` starts at ``p_init``
 and is halved on the reference schedule, rescaled from the paper's 10,000
@@ -204,10 +212,20 @@ class Square(AttackBase):
 
     Returns an :class:`AttackResult` whose ``queries`` are, for each fooled
     image, the queries up to and including the first one that fooled it.
+
+    Given ``start=`` images (``takes_start``), query 2 is the start instead of the
+    stripes or bumps (Suya et al. 2020's hybrid: start from a transfer's output);
+    everything else is the same.
+
+    Example:
+        >>> crafted = get_attack("mifgsm-di")(surrogate, images, goal, threat)  # doctest: +SKIP
+        >>> Square()(target, crafted.original, goal, threat, start=crafted.adversarial,
+        ...          queries=1000)                                             # doctest: +SKIP
     """
 
     name: ClassVar[str] = "square"
     norms: ClassVar[tuple[str, ...]] = ("linf", "l2")
+    takes_start: ClassVar[bool] = True
 
     p_init: float | None = None
     steps: int = 1000
@@ -251,12 +269,16 @@ class Square(AttackBase):
         recorder(0, rows, clean_probs, -margin_loss(clean_probs, labels, goal),
                  threat.distance(clean, clean))
 
-        # the start: vertical stripes (Linf) or a grid of bumps (L2)
+        # the start: the given one, or vertical stripes (Linf) or a grid of bumps (L2)
         start = rows[~success & may_ask(rows)]
         if start.numel():
             x0 = clean[start]
-            init = self._stripes(x0, start, draws, threat) if threat.norm == "linf" \
-                else self._bumps(x0, start, draws, threat)
+            if batch.start is not None:       # already inside the threat (the engine's)
+                init = batch.start[start]
+            elif threat.norm == "linf":
+                init = self._stripes(x0, start, draws, threat)
+            else:
+                init = self._bumps(x0, start, draws, threat)
             self._accept(oracle.probabilities(init, start), init, start, best, best_probs,
                          loss, success, labels, goal, always=True)
             used[start] += 1
