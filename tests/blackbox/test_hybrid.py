@@ -1,4 +1,4 @@
-"""A query attack from a given start (the first half of Suya et al. 2020's hybrid)."""
+"""A query attack from a given start, and transfer then ask (Suya et al. 2020's hybrid)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from hoodwink.attacks import PGD, Goal, ThreatModel, get_attack
+from hoodwink.attacks import PGD, Goal, ThreatModel, get_attack, transfer
 from hoodwink.attacks.registry import attacks_taking_start
 from hoodwink.errors import ParameterError
 from hoodwink.models import Classifier, Labels
@@ -78,3 +78,71 @@ def test_a_start_of_another_shape_is_refused(mlp, images) -> None:
     with pytest.raises(ParameterError, match="bounds"):
         get_attack("square")(mlp, images, start=images + 1)
     assert attacks_taking_start() == ["square"]
+
+
+class Strict:
+    """A score door that raises on any row past ``limit`` (the whole run's budget), so
+    a query no one counted cannot be made quietly."""
+
+    def __init__(self, door, limit: int) -> None:  # type: ignore[no-untyped-def]
+        self.door, self.limit = door, limit
+
+    def __call__(self, pixels: np.ndarray) -> np.ndarray:
+        if self.door.rows + len(pixels) > self.limit:
+            raise AssertionError(f"asked {self.door.rows + len(pixels)} rows, past {self.limit}")
+        out: np.ndarray = self.door(pixels)
+        return out
+
+
+def _related(make_linear, noise: float):  # type: ignore[no-untyped-def]
+    g = torch.Generator().manual_seed(0)
+    w = torch.randn(10, 192, generator=g)
+    target = make_linear(w, torch.zeros(10))
+    surrogate = make_linear(w + noise * torch.randn(10, 192, generator=g), torch.zeros(10))
+    return target, surrogate
+
+
+def test_transfer_then_square_stays_in_the_budget_and_counts_what_the_target_saw(
+        make_linear, images, asked) -> None:
+    """The crafted image is Square's query 2 (not asked again by a separate test): the
+    images the plain transfer fools cost exactly 2 queries, the others go on within the
+    budget, and the target saw exactly the rows counted."""
+    from hoodwink.attacks import QueryModel
+
+    target, surrogate = _related(make_linear, 1.0)
+    threat = ThreatModel("linf", 6 / 255)
+    budget = 25
+    plain = transfer([surrogate], target, images, threat=threat, kernel=3)
+    door = asked(target)
+    strict = QueryModel(Strict(door, budget * len(images)), target.labels,
+                        input_size=target.input_size, resize=None, name="strict")
+    out = transfer([surrogate], strict, images, threat=threat, kernel=3, then="square",
+                   queries=budget)
+    assert 0 < int(plain.success.sum()) < len(images)          # some travel, some do not
+    assert torch.equal(out.start_fooled, plain.success)         # query 2 is the crafted one
+    assert (out.queries[plain.success] == 2).all()
+    assert int(out.queries.max()) <= budget and (out.queries[~out.success] == budget).all()
+    assert door.rows == int(out.queries.sum())
+    assert int(out.success.sum()) > int(plain.success.sum())   # Square fooled more
+    assert out.then is not None and threat.contains(out.adversarial, out.then.original).all()
+    with torch.no_grad():                                       # judged on the final images
+        final = target(out.adversarial).argmax(1)
+    assert torch.equal(final, out.target_adversarial)
+    assert torch.equal(out.success, final != out.target_clean)
+    assert torch.equal(out.target_clean, plain.target_clean)
+    doc = out.to_dict()
+    assert doc["then"] == "square" and doc["then_params"]["queries"] == budget
+    assert [s["queries"] for s in doc["samples"]] == out.queries.tolist()
+    assert [s["start_fooled"] for s in doc["samples"]] == plain.success.tolist()
+    fooled = sorted(out.queries[out.success].tolist())
+    assert doc["median_queries"] == float(np.median(fooled))
+
+
+def test_transfer_refuses_a_then_that_takes_no_start_before_crafting(make_linear, images
+                                                                     ) -> None:
+    target, surrogate = _related(make_linear, 0.5)
+    for then in ("pgd", "hopskipjump", "sqare"):
+        with pytest.raises(ParameterError, match=r"takes a start \(square\)"):
+            transfer([surrogate], target, images, then=then)
+    with pytest.raises(ParameterError, match="norms"):
+        transfer([surrogate], target, images, threat=ThreatModel("l1", 5.0), then="square")

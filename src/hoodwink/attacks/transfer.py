@@ -20,16 +20,27 @@ perturbation transfer). :func:`transfer` crafts on the surrogates and
 tests on the target through the oracle: two queries per image (the clean image
 and the crafted one), counted.
 
+**Transfer, then ask** (``then="square"``): the hybrid attack of Suya et al. 2020
+(*Hybrid Batch Attacks*, USENIX Security, arXiv:1908.07000). Square runs on the
+target from the crafted image (``start=``) within the same per-image budget: its
+query 1 is the clean image and query 2 the crafted one, the two queries of the
+plain test, so an image the transfer alone fooled costs 2 queries and the others
+go on with squares from the transferred perturbation.
+
 Example:
     >>> lite0, lite1 = load_model("efficientnet-lite0"), load_model("efficientnet-lite1")  # doctest: +SKIP
     >>> out = transfer([lite0, lite1], load_model("efficientnet-lite2"), images,
     ...                threat=ThreatModel("linf", 16 / 255))                    # doctest: +SKIP
     >>> out.success.float().mean()                                           # doctest: +SKIP
+    >>> hybrid = transfer([lite0], asked, images, threat=ThreatModel("linf", 8 / 255),
+    ...                   then="square", queries=1000)                       # doctest: +SKIP
+    >>> hybrid.queries[hybrid.success].median()                              # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import dataclasses
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -38,12 +49,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hoodwink.attacks.engine import Batch, Model, Outcome, mix_seed
+from hoodwink.attacks.engine import Attack, Batch, Model, Outcome, mix_seed
 from hoodwink.attacks.goals import Goal
 from hoodwink.attacks.gradient import State
 from hoodwink.attacks.mifgsm import MIFGSM
 from hoodwink.attacks.oracle import Evaluation, Oracle
-from hoodwink.attacks.registry import get_attack, register_attack
+from hoodwink.attacks.registry import ATTACKS, attacks_taking_start, get_attack, register_attack
 from hoodwink.attacks.result import AttackResult
 from hoodwink.attacks.threat import ThreatModel
 from hoodwink.attacks.watch import announce
@@ -226,11 +237,14 @@ class TransferResult:
     Attributes:
         crafted: the attack's result on the surrogate(s).
         target_clean, target_adversarial: (N,) the target's top-1 class of the clean
-            and of the crafted 8-bit images.
+            and of the final 8-bit images (the crafted ones, or ``then``'s).
         goal_classes: (N,) the goal's class on the target (its clean prediction when
             untargeted without labels).
-        success: (N,) the target reached the goal on the crafted image.
-        queries: (N,) the target's queries (2 per image).
+        success: (N,) the target reached the goal on the final image.
+        queries: (N,) the target's queries (2 per image; with ``then``, its queries:
+            2 for an image the crafted start fooled, 1 for one already there).
+        then: the query attack's result on the target (``transfer(then="square")``):
+            its images, at the target's input size, are the final ones; else None.
     """
 
     crafted: AttackResult
@@ -240,43 +254,83 @@ class TransferResult:
     success: torch.Tensor
     queries: torch.Tensor
     target_name: str
+    then: AttackResult | None = None
+
+    @property
+    def adversarial(self) -> torch.Tensor:
+        """(N, C, H, W) the final adversarial images: ``then``'s (at the target's input
+        size) when a query attack followed, else the crafted ones."""
+        return self.crafted.adversarial if self.then is None else self.then.adversarial
+
+    @property
+    def start_fooled(self) -> torch.Tensor:
+        """(N,) bool: the crafted image alone fooled the target (at query 2)."""
+        return self.success & (self.queries == 2)
+
+    def median_queries(self) -> float | None:
+        """The median queries of the fooled images (the mean of the middle two for an even
+        count, as :func:`statistics.median`; None when none was fooled)."""
+        fooled = self.queries[self.success].tolist()
+        return float(statistics.median(fooled)) if fooled else None
 
     def to_dict(self) -> dict[str, Any]:
         names = self.crafted.names
         samples = []
         for i in range(len(self.success)):
             sample = self.crafted.sample_dict(i, top=3)
+            final = sample if self.then is None else self.then.sample_dict(i, top=3)
             samples.append({
-                "surrogate_success": sample["success"], "linf_255": sample["linf_255"],
-                "l2": sample["l2"], "success": bool(self.success[i]),
+                "surrogate_success": sample["success"], "linf_255": final["linf_255"],
+                "l2": final["l2"], "success": bool(self.success[i]),
                 "target_clean": names.name(int(self.target_clean[i])),
                 "target_adversarial": names.name(int(self.target_adversarial[i])),
                 "goal_class": names.name(int(self.goal_classes[i])),
-                "queries": int(self.queries[i])})
+                "queries": int(self.queries[i]),
+                "start_fooled": bool(self.start_fooled[i])})
         return {**self.crafted.header_dict(), "target": self.target_name,
+                "then": None if self.then is None else self.then.attack,
+                "then_params": None if self.then is None else self.then.params_json(),
                 "success_rate": float(self.success.float().mean()) if len(samples) else 0.0,
                 "surrogate_success_rate": self.crafted.success_rate,
+                "median_queries": self.median_queries(),
                 "samples": samples}
 
 
 def transfer(sources: Sequence[Model], target: Model, images: torch.Tensor,
              goal: Goal | None = None, threat: ThreatModel | None = None, *,
-             attack: str = "mifgsm-di", queries: int | None = None,
+             attack: str = "mifgsm-di", queries: int | None = None, then: str | None = None,
              **params: Any) -> TransferResult:
     """Craft on ``sources`` (one model or an :class:`Ensemble` of several), test on ``target``.
 
     The images are crafted at the first surrogate's input size and sent to the target
     as they are (8-bit); the target prepares them to its own size. ``queries`` is the
     target's budget per image (two are used). Returns a :class:`TransferResult`.
+
+    ``then`` names a query attack that takes a start (``"square"``): it runs on the
+    target from the crafted images, in the same threat (the crafting attack's, when
+    ``threat`` is None) and within ``queries`` per image (None: the attack's own
+    ``steps``); its first two queries are the plain test's two, which are not made
+    again. The crafted image is projected into the threat around the target's clean
+    view (a resize to the target's input size can move a pixel a level out of it).
+    The crafting attack's ``seed`` seeds it too.
     """
     if not sources:
         raise ParameterError("transfer needs at least one surrogate model")
     if len(sources) > 1 and not all(isinstance(m, nn.Module) for m in sources):
         raise ParameterError("an ensemble of surrogates needs PyTorch models (gradients)")
+    follow = None if then is None else _follower(then, threat, params.get("seed"))
     surrogate: Model = sources[0] if len(sources) == 1 else Ensemble(
         [m for m in sources if isinstance(m, nn.Module)])
     goal = Goal.untargeted() if goal is None else goal
     crafted = get_attack(attack, **params)(surrogate, images, goal, threat)
+    name = str(getattr(target, "name", "target"))
+    if follow is not None:
+        after = follow(target, crafted.original, goal, crafted.threat,
+                       start=crafted.adversarial, queries=queries)
+        return TransferResult(
+            crafted, after.clean_probabilities.argmax(1).cpu(),
+            after.adversarial_probabilities.argmax(1).cpu(), after.goal_classes.cpu(),
+            after.success.cpu(), after.queries.cpu().clone(), name, after)
     n = len(crafted)
     rows = torch.arange(n)
     oracle = announce(Oracle(target, n, queries=queries))
@@ -288,5 +342,18 @@ def transfer(sources: Sequence[Model], target: Model, images: torch.Tensor,
     hit = adversarial == classes
     success = hit if goal.toward else ~hit
     return TransferResult(crafted, clean_labels, adversarial, classes, success,
-                          oracle.queries.cpu().clone(), str(getattr(target, "name", "target")))
+                          oracle.queries.cpu().clone(), name)
+
+
+def _follower(then: str, threat: ThreatModel | None, seed: int | None) -> Attack:
+    """The query attack named ``then``, checked before any crafting is spent."""
+    valid = attacks_taking_start()
+    if ATTACKS.key(then) not in valid:
+        raise ParameterError(f"then must be a query attack that takes a start "
+                             f"({', '.join(valid)}), not {then!r}")
+    follow = get_attack(then, seed=seed)
+    if threat is not None and threat.norm not in follow.norms:
+        raise ParameterError(f"attack {follow.name!r} supports the norms "
+                             f"{', '.join(follow.norms)}, not {threat.norm!r}")
+    return follow
 
