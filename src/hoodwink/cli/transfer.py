@@ -1,4 +1,5 @@
-"""``hoodwink transfer IMAGE... --from MODEL[,MODEL...] --to MODEL [--attack A] [--eps E] [--json]``"""
+"""``hoodwink transfer IMAGE... --from MODEL[,MODEL...] --to MODEL [--attack A] [--eps E]
+[--then square [--queries N]] [--json]``"""
 
 from __future__ import annotations
 
@@ -8,7 +9,18 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from hoodwink.cli.app import DeviceOption, JsonOption, app, console, load_cli_model, print_json
+from hoodwink.cli.app import (
+    DeviceOption,
+    JsonOption,
+    app,
+    console,
+    load_cli_model,
+    print_json,
+    print_saved,
+)
+
+#: The target's query budget per image with --then when --queries is not given.
+THEN_QUERIES = 1000
 
 
 @app.command()
@@ -25,15 +37,27 @@ def transfer(
     steps: Annotated[int | None, typer.Option("--steps", min=1, help="Attack steps.")] = None,
     into: Annotated[str | None, typer.Option("--into", metavar="CLASS",
                                              help="Target class (default: away).")] = None,
-    queries: Annotated[int | None, typer.Option("--queries", min=2, help="The target's query "
-                                                                         "budget per image (2 are used).")] = None,
-    seed: Annotated[int | None, typer.Option("--seed", help="Seed of the random transforms.")] = None,
+    then: Annotated[str | None, typer.Option(
+        "--then", metavar="ATTACK",
+        help="Then ask the target with this query attack, started from the crafted images "
+             "(the hybrid attack, Suya et al. 2020): square.")] = None,
+    queries: Annotated[int | None, typer.Option(
+        "--queries", min=2,
+        help=f"The target's query budget per image (2 are used; with --then, the attack's "
+             f"budget, {THEN_QUERIES} by default).")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Seed of the random transforms "
+                                                            "(and of --then's).")] = None,
     out_dir: Annotated[Path | None, typer.Option("--out-dir", "-o",
-                                                 help="Save the crafted PNGs here.")] = None,
+                                                 help="Save the adversarial PNGs here (with "
+                                                      "--then, its final ones).")] = None,
     device: DeviceOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Craft on models you hold, then see whether a model you can only ask is fooled too."""
+    """Craft on models you hold, then see whether a model you can only ask is fooled too.
+
+    With --then square, the images the transfer did not fool go on with Square on the
+    target, started from the crafted image, within --queries per image (the hybrid attack).
+    """
     import torch
 
     from hoodwink.attacks import Goal, ThreatModel
@@ -56,28 +80,46 @@ def transfer(
     goal = Goal.untargeted() if into is None else Goal.targeted(first.labels.find(into))
     pixels = torch.cat([first.prepare(n.pixels.to(getattr(first, "device", "cpu")))
                         for n in named])
+    if then is not None and queries is None:
+        queries = THEN_QUERIES
     result = run_transfer(surrogates, goal_model, pixels, goal, threat, attack=attack,
-                          queries=queries, steps=steps, seed=seed)
+                          queries=queries, then=then, steps=steps, seed=seed)
     doc: dict[str, Any] = {"from": names, "to": target, **result.to_dict()}
     for sample, image in zip(doc["samples"], named):
         sample["image"] = image.name
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
         for i, (sample, image) in enumerate(zip(doc["samples"], named)):
-            path = save_image(result.crafted.adversarial[i], out_dir / f"{Path(image.name).stem}.png")
+            path = save_image(result.adversarial[i], out_dir / f"{Path(image.name).stem}.png")
             sample["out"] = str(path)
+            print_saved(path)
     if json_output:
         print_json(doc)
         return
-    table = Table(title=f"{attack} on {' + '.join(names)} -> {target} (linf, eps {eps})",
+    how = attack if then is None else f"{attack} then {then}"
+    table = Table(title=f"{how} on {' + '.join(names)} -> {target} (linf, eps {eps})",
                   title_justify="left", show_edge=False)
-    for column in ("image", "target before", "target after", "fooled", "surrogate fooled"):
+    columns = ["image", "target before", "target after", "fooled", "surrogate fooled"]
+    for column in columns + (["queries"] if then is not None else []):
         table.add_column(column)
     for s in doc["samples"]:
-        table.add_row(s["image"], s["target_clean"], s["target_adversarial"],
-                      "[green]yes[/]" if s["success"] else "[red]no[/]",
-                      "yes" if s["surrogate_success"] else "no")
+        row = [s["image"], s["target_clean"], s["target_adversarial"],
+               "[green]yes[/]" if s["success"] else "[red]no[/]",
+               "yes" if s["surrogate_success"] else "no"]
+        if then is not None:
+            row.append(str(s["queries"]))
+        table.add_row(*row)
     console.print(table)
-    console.print(f"transfer success {doc['success_rate']:.0%} (surrogates: "
-                  f"{doc['surrogate_success_rate']:.0%}); the target was asked "
-                  f"{sum(s['queries'] for s in doc['samples'])} times", highlight=False)
+    asked = sum(s["queries"] for s in doc["samples"])
+    if then is None:
+        console.print(f"transfer success {doc['success_rate']:.0%} (surrogates: "
+                      f"{doc['surrogate_success_rate']:.0%}); the target was asked "
+                      f"{asked} times", highlight=False)
+        return
+    fooled = sum(s["success"] for s in doc["samples"])
+    by_start = sum(s["start_fooled"] for s in doc["samples"])
+    median = doc["median_queries"]
+    console.print(f"{fooled} of {len(doc['samples'])} fooled, {by_start} by the crafted image "
+                  f"alone (query 2); median queries of the fooled: "
+                  f"{'-' if median is None else f'{median:g}'} (budget {queries}); the target "
+                  f"was asked {asked} times", highlight=False)
