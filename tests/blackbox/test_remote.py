@@ -145,18 +145,23 @@ def test_uploads_over_the_cap_are_refused(served, sharp) -> None:
 
 
 def test_the_server_refuses_more_requests_at_once_than_its_cap(served, sharp, monkeypatch) -> None:
-    """A third request while two are in flight gets 429; the client backs off and retries."""
+    """A third request while two are in flight gets 429; the client backs off and retries.
+    The two in flight hold their slots until the server has refused one (not for a fixed
+    time, which a loaded machine can outlast before the third request arrives)."""
     import hoodwink.models.server as server_module
 
-    slow = threading.Event()
     original = server_module.load_image
+    holder: dict[str, Any] = {}
 
     def slow_load(*args: Any, **kwargs: Any) -> Any:
-        slow.wait(0.5)
+        deadline = time.monotonic() + 10
+        while holder["app"].state.stats.busy < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
         return original(*args, **kwargs)
 
     monkeypatch.setattr(server_module, "load_image", slow_load)
     with served(sharp, concurrency=2) as (url, app):
+        holder["app"] = app
         model = load_remote(url, concurrency=3, backoff=0.05)
         model.ask(_pixels(3))
         assert app.state.stats.busy >= 1 and app.state.stats.answered == 3
