@@ -26,13 +26,14 @@ import contextlib
 import errno
 import http.client
 import os
+import signal
 import socket
 import ssl
 import tempfile
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -94,29 +95,57 @@ def write_atomic(path: str | os.PathLike[str], content: bytes | Writer) -> Path:
         b'abc'
     """
     path = Path(path)
-    try:
-        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
-        raise OutputError(f"{path}: could not write ({reason(exc)})") from exc
-    tmp = Path(name)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            if isinstance(content, (bytes, bytearray, memoryview)):
-                handle.write(content)
-            else:
-                content(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except OSError as exc:
-        _discard(tmp)
-        raise OutputError(f"{path}: could not write ({reason(exc)})") from exc
-    except BaseException:
-        _discard(tmp)
-        raise
+    with _signals_held() as release:
+        try:
+            fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        except OSError as exc:
+            raise OutputError(f"{path}: could not write ({reason(exc)})") from exc
+        tmp = Path(name)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                release()  # a Ctrl-C or SIGTERM held since mkstemp lands here, inside the cleanup
+                if isinstance(content, (bytes, bytearray, memoryview)):
+                    handle.write(content)
+                else:
+                    content(handle)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(tmp, 0o666 & ~_umask())
+            os.replace(tmp, path)
+        except OSError as exc:
+            _discard(tmp)
+            raise OutputError(f"{path}: could not write ({reason(exc)})") from exc
+        except BaseException:
+            _discard(tmp)
+            raise
     _sync_folder(path.parent)
     return path
+
+
+_HELD = {signal.SIGINT, signal.SIGTERM}
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[Callable[[], None]]:
+    """Hold SIGINT and SIGTERM back until ``release()`` (or the block's end), so that a signal
+    cannot land between ``mkstemp`` creating the temporary file and the ``try`` that removes
+    it (POSIX; elsewhere nothing is held)."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield lambda: None
+        return
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
+    held = True
+
+    def release() -> None:
+        nonlocal held
+        if held:
+            held = False
+            signal.pthread_sigmask(signal.SIG_SETMASK, before)
+
+    try:
+        yield release
+    finally:
+        release()
 
 
 def _discard(tmp: Path) -> None:

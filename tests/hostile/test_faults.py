@@ -66,6 +66,39 @@ def test_an_interrupt_while_writing_leaves_no_temporary(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+class _Killed(Exception):
+    pass
+
+
+def _raise_killed(signum: int, frame: object) -> None:
+    raise _Killed
+
+
+@pytest.mark.skipif(not hasattr(signal, "pthread_sigmask"), reason="POSIX signal masks")
+def test_a_signal_the_moment_the_temporary_exists_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The signal arrives as mkstemp returns, before write_atomic's cleanup is armed: the
+    # one window a kill mid-attack found in CI. It must land inside the cleanup.
+    real = tempfile.mkstemp
+
+    def signalled(*args: object, **kwargs: object) -> tuple[int, str]:
+        made = real(*args, **kwargs)  # type: ignore[call-overload]
+        os.kill(os.getpid(), signal.SIGTERM)
+        for _ in range(100):  # give the handler every chance to run here
+            pass
+        return made
+
+    before = signal.signal(signal.SIGTERM, _raise_killed)
+    try:
+        monkeypatch.setattr(tempfile, "mkstemp", signalled)
+        with pytest.raises(_Killed):
+            hio.write_atomic(tmp_path / "a.bin", b"data")
+    finally:
+        signal.signal(signal.SIGTERM, before)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_read_only_folder_is_found_before_the_work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # As root, chmod does not stop writes; a read-only file system is what mkstemp meets
     def read_only(*args: object, **kwargs: object) -> tuple[int, str]:
