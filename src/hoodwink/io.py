@@ -122,25 +122,37 @@ def write_atomic(path: str | os.PathLike[str], content: bytes | Writer) -> Path:
     return path
 
 
-_HELD = {signal.SIGINT, signal.SIGTERM}
+_HELD = (signal.SIGINT, signal.SIGTERM)
 
 
 @contextlib.contextmanager
 def _signals_held() -> Iterator[Callable[[], None]]:
     """Hold SIGINT and SIGTERM back until ``release()`` (or the block's end), so that a signal
-    cannot land between ``mkstemp`` creating the temporary file and the ``try`` that removes
-    it (POSIX; elsewhere nothing is held)."""
-    if not hasattr(signal, "pthread_sigmask"):
+    cannot land between ``mkstemp`` creating the temporary file and the ``try`` that removes it.
+
+    Python runs signal handlers in the main thread whichever thread the OS picked (torch's
+    threads included), so the handlers are swapped for one that only notes the signal, and
+    ``release()`` puts them back and raises what was noted. Elsewhere than the main thread no
+    handler can interrupt the write, and nothing is held.
+    """
+    if threading.current_thread() is not threading.main_thread():
         yield lambda: None
         return
-    before = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
+    noted: list[int] = []
+    before = {s: signal.getsignal(s) for s in _HELD}
+    before = {s: handler for s, handler in before.items() if handler is not None}
+    for s in before:
+        signal.signal(s, lambda signum, frame: noted.append(signum))
     held = True
 
     def release() -> None:
         nonlocal held
         if held:
             held = False
-            signal.pthread_sigmask(signal.SIG_SETMASK, before)
+            for s, handler in before.items():
+                signal.signal(s, handler)
+            for signum in noted:
+                signal.raise_signal(signum)
 
     try:
         yield release

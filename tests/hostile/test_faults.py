@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -74,28 +75,32 @@ def _raise_killed(signum: int, frame: object) -> None:
     raise _Killed
 
 
-@pytest.mark.skipif(not hasattr(signal, "pthread_sigmask"), reason="POSIX signal masks")
 def test_a_signal_the_moment_the_temporary_exists_leaves_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The signal arrives as mkstemp returns, before write_atomic's cleanup is armed: the
-    # one window a kill mid-attack found in CI. It must land inside the cleanup.
+    # one window a kill mid-attack found in CI. It must land inside the cleanup, also when
+    # the OS hands it to another thread (as it may to one of torch's): one waits here.
     real = tempfile.mkstemp
 
     def signalled(*args: object, **kwargs: object) -> tuple[int, str]:
         made = real(*args, **kwargs)  # type: ignore[call-overload]
         os.kill(os.getpid(), signal.SIGTERM)
-        for _ in range(100):  # give the handler every chance to run here
-            pass
+        time.sleep(0.05)  # time for the handler to run here, whichever thread got the signal
         return made
 
     before = signal.signal(signal.SIGTERM, _raise_killed)
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
     try:
         monkeypatch.setattr(tempfile, "mkstemp", signalled)
         with pytest.raises(_Killed):
             hio.write_atomic(tmp_path / "a.bin", b"data")
     finally:
         signal.signal(signal.SIGTERM, before)
+        stop.set()
+        other.join()
     assert list(tmp_path.iterdir()) == []
 
 
