@@ -68,6 +68,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import importlib.metadata
 import importlib.util
 import math
 import os
@@ -510,11 +511,19 @@ def ratios(rows: Sequence[Row]) -> str:
     return "\n".join(lines)
 
 
-def report(rows: Sequence[Row], command: str, counts: dict[str, int]) -> str:
+def peer_versions(peers: dict[str, bool]) -> str:
+    """The peers this run ran, with their versions (``none`` when it ran only hoodwink)."""
+    packages = {"torchattacks": "torchattacks", "ART": "adversarial-robustness-toolbox"}
+    ran = [f"{name} {importlib.metadata.version(packages[name])}" for name, run in peers.items() if run]
+    return ", ".join(ran) or "none"
+
+
+def report(rows: Sequence[Row], command: str, counts: dict[str, int],
+           peers: dict[str, bool]) -> str:
     head = (f"# Black-box attacks: hoodwink, torchattacks, ART\n\n"
             f"{datetime.date.today()}, {platform.processor() or platform.machine()}, "
             f"{torch.get_num_threads()} thread(s), torch {torch.__version__}; "
-            f"peers: {peers_available()}; photos: "
+            f"peers run: {peer_versions(peers)}; photos: "
             + ", ".join(f"{k} {v}" for k, v in counts.items())
             + f"\n\nCommand: `{command}`\n\nQueries are counted by the benchmark's wrapper; "
             "success is judged on 8-bit images (see the script's docstring).\n")
@@ -610,7 +619,7 @@ def main() -> None:
         print(table(rows[-1:]).splitlines()[-1], flush=True)
     python = os.path.relpath(sys.executable, Path.cwd()) if sys.executable else "python"
     command = shlex.join([python, *sys.argv])
-    text = report(rows, command, counts)
+    text = report(rows, command, counts, peers)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
     print(text)
