@@ -139,8 +139,7 @@ def _signals_held() -> Iterator[Callable[[], None]]:
         yield lambda: None
         return
     noted: list[int] = []
-    before = {s: signal.getsignal(s) for s in _HELD}
-    before = {s: handler for s, handler in before.items() if handler is not None}
+    before = {s: h for s in _HELD if (h := signal.getsignal(s)) is not None}  # None: set in C
     for s in before:
         signal.signal(s, lambda signum, frame: noted.append(signum))
     held = True
